@@ -1,0 +1,226 @@
+"""From an `input_fn` to host batches the compiled steps can take.
+
+Calls the input_fn with the arguments it accepts, normalises what it returns
+(a Dataset, an iterable of batches, or one `(features, labels)` tuple), runs the
+host half of the feature columns, converts to numpy and pads partial batches with
+a mask so that one compiled function serves every batch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from estimators.mode_keys import ModeKeys
+
+__all__ = ["Batch", "InputPipeline", "pad_batch"]
+
+Batch = tuple[dict[str, np.ndarray], Any, np.ndarray]  # features, labels, mask
+
+
+def call_input_fn(
+    input_fn: Callable[..., Any], mode: str, params: Any, config: Any
+) -> Any:
+    """Calls `input_fn` with whichever of params, mode, config it accepts."""
+    if not callable(input_fn):
+        raise TypeError(
+            f"`input_fn` must be a callable returning batches, got "
+            f"{type(input_fn).__name__}."
+        )
+    try:
+        names = set(inspect.signature(input_fn).parameters)
+    except (TypeError, ValueError):
+        names = set()
+    available = {"params": params, "mode": ModeKeys(mode), "config": config,
+                 "input_context": None}
+    return input_fn(**{k: v for k, v in available.items() if k in names})
+
+
+def _is_string_array(value: Any) -> str | None:
+    """Names the kind of a column JAX cannot hold, or None."""
+    module = type(value).__module__
+    if module.startswith("pyarrow"):
+        import pyarrow as pa
+
+        vtype = value.type
+        if pa.types.is_string(vtype) or pa.types.is_large_string(vtype):
+            return "string"
+        if pa.types.is_binary(vtype) or pa.types.is_large_binary(vtype):
+            return "binary"
+        if pa.types.is_dictionary(vtype):
+            return "dictionary"
+        return None
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUSV":
+        return "string"
+    return None
+
+
+def _to_numpy(name: str, value: Any) -> np.ndarray:
+    if type(value).__module__.startswith("pyarrow"):
+        value = value.to_numpy(zero_copy_only=False)
+    array = np.asarray(value)
+    if array.dtype == np.float64:
+        return array.astype(np.float32)
+    if array.dtype == np.int64:
+        return array.astype(np.int32)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"feature {name!r}: expected a numeric column, got dtype {array.dtype}."
+        )
+    return array
+
+
+def _labels_to_numpy(labels: Any) -> Any:
+    if labels is None:
+        return None
+    if isinstance(labels, Mapping):
+        return {k: _to_numpy(f"labels[{k!r}]", v) for k, v in labels.items()}
+    if _is_string_array(labels):
+        raise ValueError(
+            "labels are strings; map them to integer ids first (canned classifiers "
+            "take label_vocabulary=[...] for this)."
+        )
+    return _to_numpy("labels", labels)
+
+
+def _rows(features: Mapping[str, Any], labels: Any) -> int:
+    counts = {name: len(value) for name, value in features.items()}
+    if not counts:
+        raise ValueError("the input has no features: features must be a non-empty dict.")
+    rows = next(iter(counts.values()))
+    for name, count in counts.items():
+        if count != rows:
+            raise ValueError(
+                f"feature {name!r} has {count} rows but feature "
+                f"{next(iter(counts))!r} has {rows}; all features of a batch must "
+                "have the same length."
+            )
+    label_items = labels.items() if isinstance(labels, Mapping) else [("", labels)]
+    for name, value in label_items:
+        if value is not None and len(value) != rows:
+            where = f"labels[{name!r}]" if name else "labels"
+            raise ValueError(
+                f"{where} has {len(value)} rows but the features have {rows}."
+            )
+    return rows
+
+
+def _split(element: Any) -> tuple[Any, Any]:
+    if isinstance(element, tuple) and len(element) == 2:
+        return element
+    if isinstance(element, Mapping):
+        return element, None
+    raise TypeError(
+        "input_fn must yield (features, labels) tuples or feature dicts, got "
+        f"{type(element).__name__}."
+    )
+
+
+def pad_batch(
+    features: dict[str, np.ndarray], labels: Any, rows: int, size: int
+) -> Batch:
+    """Pads a batch of `rows` examples to `size` by repeating the last row."""
+    mask = np.zeros(size, np.float32)
+    mask[:rows] = 1.0
+    if rows == size:
+        return features, labels, mask
+
+    def pad(array: np.ndarray) -> np.ndarray:
+        widths = [(0, size - rows)] + [(0, 0)] * (array.ndim - 1)
+        return np.pad(array, widths, mode="edge" if rows else "constant")
+
+    padded_labels = labels
+    if isinstance(labels, Mapping):
+        padded_labels = {k: pad(v) for k, v in labels.items()}
+    elif labels is not None:
+        padded_labels = pad(labels)
+    return {k: pad(v) for k, v in features.items()}, padded_labels, mask
+
+
+def next_power_of_two(n: int) -> int:
+    """The smallest power of two >= n (1 for n <= 1)."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+class InputPipeline:
+    """Iterates host batches `(features, labels, rows)` for one Estimator call.
+
+    Args:
+        result: What the input_fn returned.
+        mode: The mode (a single `(features, labels)` tuple repeats in TRAIN).
+        transform: Host half of the feature columns, applied to each batch.
+        label_transform: Host mapping of labels (e.g. a label vocabulary).
+    """
+
+    def __init__(
+        self,
+        result: Any,
+        mode: str,
+        transform: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+        label_transform: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.transform = transform
+        self.label_transform = label_transform
+        self.host_only: dict[str, str] = {}
+        self.iterator: Any
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(
+            result[0], Mapping
+        ):
+            single = [result]
+            self.iterator = itertools.repeat(result) if mode == ModeKeys.TRAIN else iter(single)
+        elif isinstance(result, Mapping):
+            self.iterator = iter([(result, None)])
+        else:
+            try:
+                self.iterator = iter(result)
+            except TypeError:
+                raise TypeError(
+                    "input_fn must return an est.data.Dataset, an iterable of "
+                    f"(features, labels) batches or one such tuple, got "
+                    f"{type(result).__name__}."
+                ) from None
+
+    def get_state(self) -> dict[str, Any] | None:
+        """The position of the underlying Dataset, if it can report one."""
+        get_state = getattr(self.iterator, "get_state", None)
+        return get_state() if get_state is not None else None
+
+    def set_state(self, state: Mapping[str, Any]) -> bool:
+        """Restores a Dataset position; False when the input cannot or will not."""
+        set_state = getattr(self.iterator, "set_state", None)
+        if set_state is None:
+            return False
+        try:
+            set_state(state)
+        except ValueError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[tuple[dict[str, np.ndarray], Any, int]]:
+        for element in self.iterator:
+            yield self.prepare(*_split(element))
+
+    def prepare(self, features: Any, labels: Any) -> tuple[dict[str, np.ndarray], Any, int]:
+        """Transforms and converts one raw batch; returns it with its row count."""
+        if not isinstance(features, Mapping):
+            raise TypeError(
+                "features must be a dict of column name to array, got "
+                f"{type(features).__name__}."
+            )
+        rows = _rows(features, labels)
+        if self.transform is not None:
+            features = self.transform(features)
+        if self.label_transform is not None and labels is not None:
+            labels = self.label_transform(labels)
+        host: dict[str, np.ndarray] = {}
+        for name, value in features.items():
+            kind = _is_string_array(value)
+            if kind is not None:
+                self.host_only[name] = kind
+                continue
+            host[name] = _to_numpy(name, value)
+        return host, _labels_to_numpy(labels), rows

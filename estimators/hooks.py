@@ -1,0 +1,239 @@
+"""Hooks: user code that runs around training, evaluation and prediction steps."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = [
+    "CheckpointSaverListener",
+    "Hook",
+    "LoggingHook",
+    "NanLossDuringTrainingError",
+    "NanTensorHook",
+    "StepContext",
+    "StopAtStepHook",
+]
+
+logger = logging.getLogger("estimators")
+
+
+class NanLossDuringTrainingError(RuntimeError):
+    """Raised when the training loss becomes NaN or infinite.
+
+    Attributes:
+        step: The global_step whose loss was not finite.
+    """
+
+    def __init__(self, step: int) -> None:
+        super().__init__(
+            f"NaN or infinite loss during training at global_step {step}; "
+            "no checkpoint was written after it. Lower the learning rate, clip "
+            "gradients or check the input for NaNs."
+        )
+        self.step = step
+
+
+class StepContext:
+    """What a hook sees of the run: the step, its outputs, and a stop switch.
+
+    Reading `outputs` or `loss` copies values from the device, which waits for the
+    step to finish; hooks that do not read them cost no synchronisation.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        global_step: int,
+        model_dir: str | None,
+        last_step: int | None = None,
+        writer: Any = None,
+    ) -> None:
+        self.mode = mode
+        self.global_step = global_step
+        self.model_dir = model_dir
+        self.last_step = last_step
+        self.writer = writer
+        self.stop_requested = False
+        self._outputs: Mapping[str, Any] = {}
+        self._host_outputs: dict[str, float] | None = None
+
+    def request_stop(self) -> None:
+        """Asks the loop to stop after the current step."""
+        self.stop_requested = True
+
+    def _set_outputs(self, outputs: Mapping[str, Any]) -> None:
+        self._outputs = outputs
+        self._host_outputs = None
+
+    @property
+    def outputs(self) -> dict[str, float]:
+        """The step's loss and summaries as Python floats (synchronises)."""
+        if self._host_outputs is None:
+            fetched = jax.device_get(dict(self._outputs))
+            self._host_outputs = {k: float(np.asarray(v)) for k, v in fetched.items()}
+        return self._host_outputs
+
+    @property
+    def loss(self) -> float:
+        """The step's loss (synchronises)."""
+        return self.outputs["loss"]
+
+
+class Hook:
+    """Base class of hooks; override any of the four methods.
+
+    Example:
+        >>> class CountSteps(Hook):
+        ...     def __init__(self):
+        ...         self.count = 0
+        ...     def after_step(self, context):
+        ...         self.count += 1
+        >>> CountSteps().count
+        0
+    """
+
+    def begin(self, context: StepContext) -> None:
+        """Called once before the first step."""
+
+    def before_step(self, context: StepContext) -> None:
+        """Called before each step (or group of `steps_per_execution` steps)."""
+
+    def after_step(self, context: StepContext) -> None:
+        """Called after each step (or group); `context.global_step` is updated."""
+
+    def end(self, context: StepContext) -> None:
+        """Called once at the end, also when a hook requested the stop."""
+
+
+def _crossed(previous: int, current: int, every: int | None) -> bool:
+    return bool(every) and current // every > previous // every
+
+
+class LoggingHook(Hook):
+    """Logs loss and global_step/sec every `every_n_steps` steps.
+
+    Args:
+        every_n_steps: How often to log; None or 0 turns logging off.
+
+    Example:
+        >>> LoggingHook(every_n_steps=100).every_n_steps
+        100
+    """
+
+    def __init__(self, every_n_steps: int | None = 100) -> None:
+        self.every_n_steps = every_n_steps
+        self._last_step = 0
+        self._last_time = 0.0
+
+    def begin(self, context: StepContext) -> None:
+        self._last_step = context.global_step
+        self._last_time = time.perf_counter()
+
+    def after_step(self, context: StepContext) -> None:
+        if not _crossed(self._last_step, context.global_step, self.every_n_steps):
+            return
+        loss = context.loss  # the one synchronisation per logging interval
+        now = time.perf_counter()
+        elapsed = max(now - self._last_time, 1e-9)
+        rate = (context.global_step - self._last_step) / elapsed
+        logger.info(
+            "loss = %.6g, step = %d (%.3f sec)", loss, context.global_step, elapsed
+        )
+        logger.info("global_step/sec: %.6g", rate)
+        if context.writer is not None:
+            context.writer.write_scalars(context.global_step, {"global_step/sec": rate})
+        self._last_step, self._last_time = context.global_step, now
+
+
+class StopAtStepHook(Hook):
+    """Requests a stop at a given step.
+
+    Args:
+        num_steps: Steps to run from the step at `begin`.
+        last_step: Absolute step to stop at. Give exactly one.
+
+    Example:
+        >>> StopAtStepHook(last_step=10).last_step
+        10
+    """
+
+    def __init__(self, num_steps: int | None = None, last_step: int | None = None):
+        if (num_steps is None) == (last_step is None):
+            raise ValueError(
+                "StopAtStepHook: give exactly one of `num_steps` and `last_step`, "
+                f"got num_steps={num_steps}, last_step={last_step}."
+            )
+        self.num_steps = num_steps
+        self.last_step = last_step
+
+    def begin(self, context: StepContext) -> None:
+        if self.num_steps is not None:
+            self.last_step = context.global_step + self.num_steps
+
+    def after_step(self, context: StepContext) -> None:
+        if self.last_step is not None and context.global_step >= self.last_step:
+            context.request_stop()
+
+
+class NanTensorHook(Hook):
+    """Checks the loss after every step (a synchronisation per step).
+
+    The Estimator already detects a non-finite loss on the device at no cost and
+    raises before writing any checkpoint after it; this hook stops at the very step
+    instead, as tf's NanTensorHook did.
+
+    Args:
+        fail_on_nan_loss: Raise `NanLossDuringTrainingError` (True) or only log and
+            request a stop (False).
+
+    Example:
+        >>> NanTensorHook().fail_on_nan_loss
+        True
+    """
+
+    def __init__(self, fail_on_nan_loss: bool = True) -> None:
+        self.fail_on_nan_loss = fail_on_nan_loss
+
+    def after_step(self, context: StepContext) -> None:
+        if math.isfinite(context.loss):
+            return
+        if self.fail_on_nan_loss:
+            raise NanLossDuringTrainingError(context.global_step)
+        logger.error("NaN loss at global_step %d; stopping.", context.global_step)
+        context.request_stop()
+
+
+class CheckpointSaverListener:
+    """Called around every checkpoint the Estimator saves during `train`.
+
+    Example:
+        >>> class Announce(CheckpointSaverListener):
+        ...     def after_save(self, global_step, path):
+        ...         print("saved", global_step)
+        >>> Announce().after_save(5, "ckpt-5")
+        saved 5
+    """
+
+    def begin(self) -> None:
+        """Called once before training starts."""
+
+    def before_save(self, global_step: int) -> None:
+        """Called before a checkpoint is written."""
+
+    def after_save(self, global_step: int, path: str) -> bool | None:
+        """Called after a checkpoint is written; return True to stop training."""
+        return None
+
+    def end(self, global_step: int) -> None:
+        """Called once after training ends."""
+
+
+HookFactory = Callable[[], Hook]
