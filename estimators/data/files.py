@@ -1,0 +1,344 @@
+"""File sources over `pyarrow.dataset`: Parquet, CSV, Arrow IPC, folders of them.
+
+Nothing is loaded whole. The data is cut into *pieces*, read one at a time
+as record batches of `batch_rows` rows: a Parquet row group, or a whole file
+for other formats. Pieces are listed lazily (Parquet footers are read on the
+first iteration) in file order, a folder's files sorted by name. The position
+is `(piece, rows of it already returned)`: a restore reads that one piece again
+and drops the rows before the position.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from estimators.data._block import Block
+from estimators.data._columns import from_arrow
+from estimators.data._node import UNKNOWN, Context, Node, NodeIterator
+from estimators.data._selection import (
+    Label,
+    element_spec,
+    filter_error,
+    require_columns,
+    select_columns,
+    to_expression,
+)
+
+__all__ = ["FileSource", "explain_arrow_error", "file_source", "open_files", "root_of"]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    fragment: Any  # pyarrow.dataset.Fragment
+    path: str
+    rows: int | None  # known from metadata when no filter applies
+
+
+class FileSource(Node):
+    """Rows of a `pyarrow.dataset.FileSystemDataset`, piece after piece.
+
+    Args:
+        dataset: The files, with their format and partitioning.
+        features: Feature column names, in element order.
+        labels: Label column name(s) or `None`.
+        filter: A `pyarrow.compute.Expression` rows must satisfy, or `None`.
+        batch_rows: Most rows per record batch read.
+        root: What the user named (a folder, a file), for messages.
+        shard: `(num_shards, index)`: this source reads every `num_shards`-th
+            piece starting at `index`.
+    """
+
+    def __init__(
+        self,
+        dataset: pads.FileSystemDataset,
+        *,
+        features: list[str],
+        labels: str | list[str] | None,
+        filter: Any,
+        batch_rows: int,
+        root: str,
+        shard: tuple[int, int] | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.features = features
+        self.labels = labels
+        self.filter = filter
+        self.batch_rows = batch_rows
+        self.root = root
+        self.shard_spec = shard
+        label_names = (
+            [] if labels is None else [labels] if isinstance(labels, str) else labels
+        )
+        self.read_columns = features + list(label_names)
+        self.spec = element_spec(features, labels)
+
+    def sharded(self, num_shards: int, index: int) -> FileSource | None:
+        """Every `num_shards`-th piece, or `None` when there are too few pieces."""
+        if self.shard_spec is not None or len(self.pieces) < num_shards:
+            return None
+        return FileSource(
+            self.dataset,
+            features=self.features,
+            labels=self.labels,
+            filter=self.filter,
+            batch_rows=self.batch_rows,
+            root=self.root,
+            shard=(num_shards, index),
+        )
+
+    @cached_property
+    def all_pieces(self) -> list[_Piece]:
+        pieces = []
+        try:
+            for fragment in self.dataset.get_fragments(filter=self.filter):
+                if isinstance(fragment, pads.ParquetFileFragment):
+                    parts = fragment.split_by_row_group(
+                        self.filter, schema=self.dataset.schema
+                    )
+                else:
+                    parts = [fragment]
+                for part in parts:
+                    rows = None
+                    if self.filter is None and isinstance(
+                        part, pads.ParquetFileFragment
+                    ):
+                        rows = sum(rg.num_rows for rg in part.row_groups)
+                    pieces.append(_Piece(part, part.path, rows))
+        except (pa.ArrowException, OSError) as error:
+            raise ValueError(f"{self.root}: {explain_arrow_error(error)}") from None
+        return pieces
+
+    @cached_property
+    def pieces(self) -> list[_Piece]:
+        if self.shard_spec is None:
+            return self.all_pieces
+        num_shards, index = self.shard_spec
+        return self.all_pieces[index::num_shards]
+
+    @cached_property
+    def float_columns(self) -> frozenset[str]:
+        """Integer/boolean columns with nulls in some row group of the files.
+
+        They are read as float64 everywhere, so every batch has one dtype.
+        """
+        schema = self.dataset.schema
+        wanted = {
+            n
+            for n in self.read_columns
+            if pa.types.is_integer(schema.field(n).type)
+            or pa.types.is_boolean(schema.field(n).type)
+        }
+        found: set[str] = set()
+        for piece in self.all_pieces:  # all shards decide alike
+            if not wanted - found or not isinstance(
+                piece.fragment, pads.ParquetFileFragment
+            ):
+                break
+            metadata = piece.fragment.metadata
+            paths = [
+                metadata.schema.column(i).path for i in range(metadata.num_columns)
+            ]
+            for group in piece.fragment.row_groups:
+                row_group = metadata.row_group(group.id)
+                for name in wanted - found:
+                    if name in paths:
+                        stats = row_group.column(paths.index(name)).statistics
+                        if (
+                            stats is not None
+                            and stats.has_null_count
+                            and stats.null_count
+                        ):
+                            found.add(name)
+        return frozenset(found)
+
+    def describe(self) -> str:
+        kind = self.dataset.format.default_extname
+        text = f"{kind}({self.root!r}, {len(self.dataset.files)} files"
+        if self.labels is not None:
+            text += f", label={self.labels!r}"
+        if self.filter is not None:
+            text += f", filter={self.filter}"
+        text += ")"
+        if self.shard_spec is not None:
+            text += f".shard({self.shard_spec[0]}, {self.shard_spec[1]})"
+        return text
+
+    def fingerprint(self) -> Any:
+        infos = self.dataset.filesystem.get_file_info(self.dataset.files)
+        root = self.root if os.path.isdir(self.root) else os.path.dirname(self.root)
+        files = [
+            [os.path.relpath(info.path, root) if root else info.path, info.size]
+            for info in infos
+        ]
+        return {
+            "files": files,
+            "columns": self.read_columns,
+            "batch_rows": self.batch_rows,
+        }
+
+    def cardinality(self) -> int:
+        rows = [piece.rows for piece in self.pieces]
+        return UNKNOWN if None in rows else sum(rows)
+
+    def open(self, context: Context, state: dict[str, Any] | None) -> NodeIterator:
+        return _FileIterator(self, state)
+
+    def scan(self, piece: _Piece, offset: int) -> Any:
+        """Record batches of `piece` from row `offset` on; errors name the file."""
+        try:
+            batches = piece.fragment.to_batches(
+                schema=self.dataset.schema,
+                columns=self.read_columns,
+                filter=self.filter,
+                batch_size=self.batch_rows,
+                use_threads=True,
+            )
+            seen = 0
+            for batch in batches:
+                rows = batch.num_rows
+                if seen + rows > offset and rows:
+                    yield batch.slice(offset - seen) if offset > seen else batch
+                seen += rows
+        except (pa.ArrowException, OSError) as error:
+            raise ValueError(f"{piece.path}: {self._explain(error)}") from None
+
+    def to_block(self, batch: pa.RecordBatch) -> Block:
+        floats = self.float_columns
+        return Block(
+            self.spec,
+            tuple(
+                from_arrow(batch.column(name), as_float=name in floats)
+                for name in self.read_columns
+            ),
+        )
+
+    def _explain(self, error: BaseException) -> str:
+        return explain_arrow_error(error, self.dataset.schema.names)
+
+
+def root_of(path: Any) -> str:
+    """What the user named, for messages: the path, or the common folder of a list."""
+    if isinstance(path, str | os.PathLike):
+        return os.fspath(path)
+    paths = [os.fspath(p) for p in path]
+    return os.path.commonpath(paths) if len(paths) > 1 else paths[0]
+
+
+def open_files(
+    path: Any, file_format: Any, partitioning: str | None
+) -> pads.FileSystemDataset:
+    """The files under `path` as a pyarrow dataset, with one-line errors."""
+    source = (
+        os.fspath(path)
+        if isinstance(path, str | os.PathLike)
+        else [os.fspath(p) for p in path]
+    )
+    try:
+        dataset = pads.dataset(source, format=file_format, partitioning=partitioning)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file or folder: {root_of(path)!r}") from None
+    except (pa.ArrowException, OSError) as error:
+        raise ValueError(f"{root_of(path)}: {explain_arrow_error(error)}") from None
+    if not dataset.files:
+        raise ValueError(f"no data files found in {root_of(path)!r}.")
+    return dataset
+
+
+def file_source(
+    dataset: pads.FileSystemDataset,
+    root: str,
+    columns: Sequence[str] | None,
+    label: Label,
+    filter: Any,
+    batch_rows: int,
+) -> FileSource:
+    """A `FileSource` over chosen columns; a bad column or filter fails here."""
+    where = repr(root)
+    names = list(dataset.schema.names)
+    features, labels = select_columns(names, columns, label, where)
+    require_columns(features, labels, where)
+    expression = to_expression(filter)
+    if expression is not None:
+        try:
+            dataset.scanner(columns=features[:1], filter=expression)
+        except (
+            pa.ArrowInvalid,
+            pa.ArrowTypeError,
+            pa.ArrowNotImplementedError,
+        ) as error:
+            raise filter_error(filter, error, names, where) from None
+    return FileSource(
+        dataset,
+        features=features,
+        labels=labels,
+        filter=expression,
+        batch_rows=batch_rows,
+        root=root,
+    )
+
+
+class _FileIterator(NodeIterator):
+    def __init__(self, source: FileSource, state: dict[str, Any] | None) -> None:
+        self._source = source
+        self._piece = 0 if state is None else int(state["piece"])
+        self._offset = 0 if state is None else int(state["offset"])
+        self._batches: Any = None
+
+    def __next__(self) -> Block:
+        pieces = self._source.pieces
+        while True:
+            if self._batches is None:
+                if self._piece >= len(pieces):
+                    raise StopIteration
+                self._batches = self._source.scan(pieces[self._piece], self._offset)
+            batch = next(self._batches, None)
+            if batch is None:
+                self._next_piece()
+                continue
+            self._offset += batch.num_rows
+            if self._offset == pieces[self._piece].rows:
+                self._next_piece()  # so the state does not point at a spent piece
+            return self._source.to_block(batch)
+
+    def _next_piece(self) -> None:
+        self._piece += 1
+        self._offset = 0
+        self._batches = None
+
+    def state(self) -> dict[str, Any]:
+        return {"piece": self._piece, "offset": self._offset}
+
+    def close(self) -> None:
+        if self._batches is not None:
+            self._batches.close()
+            self._batches = None
+
+
+def explain_arrow_error(error: BaseException, names: list[str] | None = None) -> str:
+    """pyarrow's message in one line: wrapper prefixes dropped, and a CSV
+    column number replaced by its name when `names` are known."""
+    text = _first_line(error)
+    text = re.sub(
+        r"^.*?Could not open \w+ input source '[^']*': (Invalid: )?", "", text
+    )
+
+    def name(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if names is not None and index < len(names):
+            return f"column {names[index]!r}"
+        return f"column #{index}"
+
+    return re.sub(r"In CSV column #(\d+)", name, text)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,279 @@
+"""Vocabulary columns: ids from a list or file of values, or a learnt vocabulary."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from estimators.feature_column import _core
+from estimators.feature_column._core import CategoricalColumn, HostContext
+from estimators.feature_column.categorical import hash_text, raw_values
+from estimators.feature_column.parse_spec import VarLenFeature
+
+__all__ = [
+    "VocabularyListColumn",
+    "categorical_column_with_vocabulary_file",
+    "categorical_column_with_vocabulary_list",
+]
+
+
+@functools.lru_cache(maxsize=128)
+def _value_set(vocabulary: tuple[Any, ...], dtype: str) -> pa.Array:
+    kind = pa.large_string() if dtype == "string" else pa.int64()
+    return pa.array(vocabulary, kind)
+
+
+@dataclass(frozen=True, repr=False)
+class VocabularyListColumn(CategoricalColumn):
+    """Ids from an in-memory vocabulary; see `categorical_column_with_vocabulary_*`.
+
+    `vocabulary_list` is None until `analyze()` learns it (`top_k`,
+    `min_frequency`); `vocabulary_file` records where a file vocabulary came from.
+    """
+
+    key: str
+    vocabulary_list: tuple[Any, ...] | None
+    dtype: str = "string"
+    default_value: int = -1
+    num_oov_buckets: int = 0
+    top_k: int | None = None
+    min_frequency: int | None = None
+    vocabulary_file: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+    @property
+    def num_buckets(self) -> int | None:
+        if self.vocabulary_list is None:
+            return None
+        return len(self.vocabulary_list) + self.num_oov_buckets
+
+    @property
+    def _open_analyzer(self) -> str | None:
+        return "vocabulary" if self.vocabulary_list is None else None
+
+    def _raw_keys(self) -> frozenset[str]:
+        return frozenset({self.key})
+
+    def _parse_spec(self) -> dict[str, Any]:
+        return {self.key: VarLenFeature(self.dtype)}
+
+    def _host_ids(self, ctx: HostContext) -> np.ndarray:
+        assert self.vocabulary_list is not None  # ctx.ids checked require_frozen
+        values, missing, layout = raw_values(
+            ctx.raw(self.key, self), self.key, self.dtype
+        )
+        found = pc.index_in(
+            values, value_set=_value_set(self.vocabulary_list, self.dtype)
+        )
+        ids = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        unknown = (ids < 0) & ~missing
+        if unknown.any():
+            if self.num_oov_buckets:
+                hashes = hash_text(values.filter(pa.array(unknown)))
+                oov = hashes % np.uint64(self.num_oov_buckets)
+                ids[unknown] = len(self.vocabulary_list) + oov.astype(np.int64)
+            else:
+                ids[unknown] = self.default_value
+        ids[missing] = -1
+        return layout.scatter(ids.astype(np.int32), -1)
+
+
+def categorical_column_with_vocabulary_list(
+    key: str,
+    vocabulary_list: Sequence[str] | Sequence[int] | None = None,
+    dtype: Any = None,
+    default_value: int = -1,
+    num_oov_buckets: int = 0,
+    *,
+    top_k: int | None = None,
+    min_frequency: int | None = None,
+) -> VocabularyListColumn:
+    """Ids from a vocabulary, like tf's `categorical_column_with_vocabulary_list`.
+
+    A value's id is its position in the vocabulary. Out-of-vocabulary values
+    get `vocabulary_size + fingerprint64(value) % num_oov_buckets` when
+    `num_oov_buckets > 0`, else `default_value` (-1 = no value, silently, as
+    in tf). With `vocabulary_list=None` the vocabulary is learnt by
+    `analyze()`: values by descending count, ties by ascending value.
+
+    Args:
+        key: Name of the raw feature (strings or integers).
+        vocabulary_list: Unique values, or None to learn them.
+        dtype: `"string"` or an integer dtype; None infers it from the
+            vocabulary (string for a learnt one).
+        default_value: Id of out-of-vocabulary values when
+            `num_oov_buckets == 0`. Default -1.
+        num_oov_buckets: Hash buckets for out-of-vocabulary values. Default 0.
+        top_k: Learnt vocabulary: keep at most this many most frequent values.
+        min_frequency: Learnt vocabulary: keep values seen at least this often.
+
+    Returns:
+        A frozen `VocabularyListColumn`.
+
+    Example:
+        >>> color = categorical_column_with_vocabulary_list("color", ["red", "blue"])
+        >>> color.name, color.num_buckets
+        ('color', 2)
+    """
+    key = _core.check_key(key)
+    if vocabulary_list is None:
+        if (
+            dtype is not None
+            and _core.canonical_dtype(dtype) != "string"
+            and not (_core.is_integer_dtype(_core.canonical_dtype(dtype)))
+        ):
+            raise ValueError(
+                f"column '{key}': `dtype` must be string or integer, got {dtype!r}."
+            )
+        dtype_name = "string" if dtype is None else _core.canonical_dtype(dtype)
+        vocabulary = None
+        if top_k is not None:
+            _core.check_positive_int(top_k, "top_k")
+        if min_frequency is not None:
+            _core.check_positive_int(min_frequency, "min_frequency")
+    else:
+        if top_k is not None or min_frequency is not None:
+            raise ValueError(
+                f"column '{key}': `top_k` and `min_frequency` shape a vocabulary "
+                "learnt by analyze(); they need `vocabulary_list=None`."
+            )
+        vocabulary, dtype_name = check_vocabulary(key, vocabulary_list, dtype)
+    return VocabularyListColumn(
+        key,
+        vocabulary,
+        dtype_name,
+        *_check_oov(key, default_value, num_oov_buckets, vocabulary),
+        top_k=top_k,
+        min_frequency=min_frequency,
+    )
+
+
+def check_vocabulary(
+    key: str, vocabulary: Any, dtype: Any
+) -> tuple[tuple[Any, ...], str]:
+    """Validates a vocabulary into a tuple of unique str or int values."""
+    if isinstance(vocabulary, str | bytes):
+        raise ValueError(
+            f"column '{key}': `vocabulary_list` must be a list of values, got the "
+            f"string {vocabulary!r}."
+        )
+    values = tuple(vocabulary)
+    if not values:
+        raise ValueError(f"column '{key}': `vocabulary_list` must not be empty.")
+    is_text = all(isinstance(v, str) for v in values)
+    is_int = all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values
+    )
+    wanted = None if dtype is None else _core.canonical_dtype(dtype)
+    if is_text and wanted in (None, "string"):
+        name = "string"
+    elif is_int and (wanted is None or _core.is_integer_dtype(wanted)):
+        name, values = wanted or "int64", tuple(int(v) for v in values)
+    else:
+        raise ValueError(
+            f"column '{key}': `vocabulary_list` must hold only strings or only "
+            f"integers matching dtype={dtype!r}, got {list(values[:5])!r}..."
+        )
+    if len(set(values)) != len(values):
+        seen: set[Any] = set()
+        duplicate = next(v for v in values if v in seen or seen.add(v))
+        raise ValueError(
+            f"column '{key}': `vocabulary_list` has the duplicate value {duplicate!r}."
+        )
+    return values, name
+
+
+def _check_oov(
+    key: str, default_value: Any, num_oov_buckets: Any, vocabulary: Any
+) -> tuple[int, int]:
+    num_oov = _core.check_positive_int(num_oov_buckets, "num_oov_buckets", minimum=0)
+    if isinstance(default_value, bool) or not isinstance(
+        default_value, int | np.integer
+    ):
+        raise ValueError(
+            f"column '{key}': `default_value` must be an int, got {default_value!r}."
+        )
+    if num_oov and default_value != -1:
+        raise ValueError(
+            f"column '{key}': give `default_value` or `num_oov_buckets`, not both "
+            f"(got default_value={default_value}, num_oov_buckets={num_oov})."
+        )
+    size = None if vocabulary is None else len(vocabulary)
+    if default_value < -1 or (size is not None and default_value >= size):
+        raise ValueError(
+            f"column '{key}': `default_value` must be -1 or an id in [0, {size}), "
+            f"got {default_value}."
+        )
+    return int(default_value), num_oov
+
+
+def categorical_column_with_vocabulary_file(
+    key: str,
+    vocabulary_file: str,
+    vocabulary_size: int | None = None,
+    dtype: Any = None,
+    default_value: int = -1,
+    num_oov_buckets: int = 0,
+) -> VocabularyListColumn:
+    """Ids from a vocabulary file (one value per line), read now into the column.
+
+    Like `tf.feature_column.categorical_column_with_vocabulary_file`, except
+    that the file is read at construction: the vocabulary travels with the
+    column (and its JSON), so serving never needs the file.
+
+    Args:
+        key: Name of the raw feature.
+        vocabulary_file: Path of a UTF-8 text file, one value per line.
+        vocabulary_size: Use only the first this many lines. Default: all.
+        dtype: `"string"` (default) or an integer dtype (lines parsed as ints).
+        default_value: Id of out-of-vocabulary values. Default -1.
+        num_oov_buckets: Hash buckets for out-of-vocabulary values. Default 0.
+
+    Returns:
+        A frozen `VocabularyListColumn` with `vocabulary_file` recorded.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "colors.txt"
+        >>> _ = path.write_text("red\\nblue\\n")
+        >>> categorical_column_with_vocabulary_file("color", path).vocabulary_list
+        ('red', 'blue')
+    """
+    key = _core.check_key(key)
+    try:
+        with open(vocabulary_file, encoding="utf-8") as f:
+            lines = [line.rstrip("\r\n") for line in f]
+    except (OSError, UnicodeDecodeError, TypeError) as e:
+        raise ValueError(
+            f"column '{key}': cannot read `vocabulary_file` {vocabulary_file!r}: {e}"
+        ) from None
+    if vocabulary_size is not None:
+        size = _core.check_positive_int(vocabulary_size, "vocabulary_size")
+        if size > len(lines):
+            raise ValueError(
+                f"column '{key}': `vocabulary_size` is {size} but "
+                f"{vocabulary_file!r} has {len(lines)} lines."
+            )
+        lines = lines[:size]
+    dtype_name = "string" if dtype is None else _core.canonical_dtype(dtype)
+    if dtype_name != "string":
+        try:
+            lines = [int(line) for line in lines]
+        except ValueError as e:
+            raise ValueError(
+                f"column '{key}': `vocabulary_file` line is not an int: {e}"
+            ) from None
+    column = categorical_column_with_vocabulary_list(
+        key, lines, dtype_name, default_value, num_oov_buckets
+    )
+    return dataclasses.replace(column, vocabulary_file=str(vocabulary_file))
