@@ -39,7 +39,9 @@ def make_model_fn(hidden, classes, optimizer):
     def model_fn(features, labels, mode):
         logits = MLP(hidden, classes)(features["x"])
         if mode == est.ModeKeys.PREDICT:
-            return est.EstimatorSpec(mode, predictions={"class_ids": jnp.argmax(logits, 1)})
+            return est.EstimatorSpec(
+                mode, predictions={"class_ids": jnp.argmax(logits, 1)}
+            )
         loss = est.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
         return est.EstimatorSpec(mode, loss=loss, optimizer=optimizer)
 
@@ -85,11 +87,16 @@ def hand_written_steps_per_sec(x, y, hidden, classes, optimizer, batch, steps, u
 
 
 def estimator_steps_per_sec(x, y, hidden, classes, optimizer, batch, steps, unroll):
-    config = est.RunConfig(steps_per_execution=unroll, save_checkpoints_secs=None,
-                           save_summary_steps=0, log_step_count_steps=None)
+    config = est.RunConfig(
+        steps_per_execution=unroll,
+        save_checkpoints_secs=None,
+        save_summary_steps=0,
+        log_step_count_steps=None,
+    )
     model_dir = tempfile.mkdtemp(prefix="bench-")
-    estimator = est.Estimator(make_model_fn(hidden, classes, optimizer),
-                              model_dir=model_dir, config=config)
+    estimator = est.Estimator(
+        make_model_fn(hidden, classes, optimizer), model_dir=model_dir, config=config
+    )
 
     def input_fn():
         return est.data.Dataset.from_tensor_slices(({"x": x}, y)).repeat().batch(batch)
@@ -117,28 +124,38 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("estimators").setLevel(logging.WARNING)
     rng = np.random.default_rng(0)
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, "
-          f"{jax.device_count()} device(s)")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, "
+        f"{jax.device_count()} device(s)"
+    )
 
-    iris = np.loadtxt("data/iris_training.csv", delimiter=",", skiprows=1, dtype=np.float32)
+    iris = np.loadtxt(
+        "data/iris_training.csv", delimiter=",", skiprows=1, dtype=np.float32
+    )
     ix, iy = iris[:, :4], iris[:, 4].astype(np.int32)
     ix, iy = np.tile(ix, (10, 1)), np.tile(iy, 10)
     args_iris = (ix, iy, (10, 10), 3, optax.adagrad(0.1), 100, args.steps, 100)
     hand = hand_written_steps_per_sec(*args_iris)
     ours, iris_estimator = estimator_steps_per_sec(*args_iris)
-    print(f"iris  steps_per_execution=100: estimator {ours:10.0f} steps/s, "
-          f"hand-written {hand:10.0f} steps/s, ratio {ours / hand:.2f}")
+    print(
+        f"iris  steps_per_execution=100: estimator {ours:10.0f} steps/s, "
+        f"hand-written {hand:10.0f} steps/s, ratio {ours / hand:.2f}"
+    )
 
     mx = rng.normal(size=(128 * 20, 784)).astype(np.float32)
     my = rng.integers(0, 10, size=128 * 20).astype(np.int32)
     args_mlp = (mx, my, (512, 256, 128), 10, optax.adam(1e-3), 128, args.mlp_steps, 1)
     hand = hand_written_steps_per_sec(*args_mlp)
     ours, _ = estimator_steps_per_sec(*args_mlp)
-    print(f"mlp   784-512-256-128-10 b128:  estimator {ours:10.1f} steps/s, "
-          f"hand-written {hand:10.1f} steps/s, ratio {ours / hand:.2f}")
+    print(
+        f"mlp   784-512-256-128-10 b128:  estimator {ours:10.1f} steps/s, "
+        f"hand-written {hand:10.1f} steps/s, ratio {ours / hand:.2f}"
+    )
 
     latency = predict_latency_ms(iris_estimator, ix)
-    print(f"predict single example after the first call: {latency:.3f} ms (mean of 200)")
+    print(
+        f"predict single example after the first call: {latency:.3f} ms (mean of 200)"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,12 @@ def call_input_fn(
         names = set(inspect.signature(input_fn).parameters)
     except (TypeError, ValueError):
         names = set()
-    available = {"params": params, "mode": ModeKeys(mode), "config": config,
-                 "input_context": None}
+    available = {
+        "params": params,
+        "mode": ModeKeys(mode),
+        "config": config,
+        "input_context": None,
+    }
     return input_fn(**{k: v for k, v in available.items() if k in names})
 
 
@@ -90,7 +94,9 @@ def _labels_to_numpy(labels: Any) -> Any:
 def _rows(features: Mapping[str, Any], labels: Any) -> int:
     counts = {name: len(value) for name, value in features.items()}
     if not counts:
-        raise ValueError("the input has no features: features must be a non-empty dict.")
+        raise ValueError(
+            "the input has no features: features must be a non-empty dict."
+        )
     rows = next(iter(counts.values()))
     for name, count in counts.items():
         if count != rows:
@@ -167,11 +173,15 @@ class InputPipeline:
         self.label_transform = label_transform
         self.host_only: dict[str, str] = {}
         self.iterator: Any
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(
-            result[0], Mapping
+        if (
+            isinstance(result, tuple)
+            and len(result) == 2
+            and isinstance(result[0], Mapping)
         ):
             single = [result]
-            self.iterator = itertools.repeat(result) if mode == ModeKeys.TRAIN else iter(single)
+            self.iterator = (
+                itertools.repeat(result) if mode == ModeKeys.TRAIN else iter(single)
+            )
         elif isinstance(result, Mapping):
             self.iterator = iter([(result, None)])
         else:
@@ -204,7 +214,9 @@ class InputPipeline:
         for element in self.iterator:
             yield self.prepare(*_split(element))
 
-    def prepare(self, features: Any, labels: Any) -> tuple[dict[str, np.ndarray], Any, int]:
+    def prepare(
+        self, features: Any, labels: Any
+    ) -> tuple[dict[str, np.ndarray], Any, int]:
         """Transforms and converts one raw batch; returns it with its row count."""
         if not isinstance(features, Mapping):
             raise TypeError(

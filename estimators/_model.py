@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from estimators import _context
-from estimators.metrics import Metric
+from estimators.metrics import Metric, as_metric
 from estimators.mode_keys import ModeKeys
 from estimators.spec import EstimatorSpec
 from estimators.train_state import TrainState
@@ -50,8 +50,7 @@ class _Features(dict):
                 " params['feature_columns']."
             )
         raise FeatureNotFoundError(
-            f"feature {key!r} is missing from the input; the input has "
-            f"{sorted(self)}."
+            f"feature {key!r} is missing from the input; the input has {sorted(self)}."
         )
 
 
@@ -182,8 +181,13 @@ def _train_step(
 
     def loss_fn(params: Any) -> tuple[jax.Array, Any]:
         spec, updated, summaries = program.apply(
-            {"params": params, **others}, features, labels, ModeKeys.TRAIN,
-            key=key, mask=mask, mutable=True,
+            {"params": params, **others},
+            features,
+            labels,
+            ModeKeys.TRAIN,
+            key=key,
+            mask=mask,
+            mutable=True,
         )
         return jnp.asarray(spec.loss, jnp.float32), (updated, summaries)
 
@@ -225,25 +229,6 @@ def train_step(
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """Runs one training step."""
     return _train_step(program, state, batch)
-
-
-def _as_metric(name: str, value: Any) -> Metric:
-    if isinstance(value, Metric):
-        return value
-    value = jnp.asarray(value, jnp.float32)
-    if value.size != 1:
-        raise ValueError(
-            f"eval_metric_ops[{name!r}] must be an est.metrics metric or a scalar, got"
-            f" an array of shape {value.shape}."
-        )
-    return Metric(
-        state={"total": value.reshape(()), "count": jnp.ones((), jnp.float32)},
-        result_fn=_mean_result,
-    )
-
-
-def _mean_result(state: Mapping[str, jax.Array]) -> jax.Array:
-    return state["total"] / jnp.maximum(state["count"], 1.0)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -294,7 +279,10 @@ def predict_step(
     return predictions
 
 
-@jax.jit
-def add_trees(a: Any, b: Any) -> Any:
-    """Adds two pytrees of the same structure (metric statistics, losses)."""
-    return jax.tree.map(jnp.add, a, b)
+def _as_metric(name: str, value: Any) -> Metric:
+    if not isinstance(value, Metric) and jnp.size(value) != 1:
+        raise ValueError(
+            f"eval_metric_ops[{name!r}] must be an est.metrics metric or a scalar, got"
+            f" an array of shape {jnp.shape(value)}."
+        )
+    return as_metric(value)

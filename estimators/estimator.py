@@ -22,7 +22,7 @@ from estimators.hooks import (
     NanLossDuringTrainingError,
     StepContext,
 )
-from estimators.metrics import Metric
+from estimators.metrics import Metric, compute_results, merge_metric_dicts
 from estimators.mode_keys import ModeKeys
 from estimators.run_config import RunConfig
 from estimators.train_state import TrainState
@@ -43,7 +43,9 @@ def _check_steps(steps: int | None, max_steps: int | None) -> None:
             f"max_steps={max_steps}."
         )
     for name, value in (("steps", steps), ("max_steps", max_steps)):
-        if value is not None and (not isinstance(value, int | np.integer) or value <= 0):
+        if value is not None and (
+            not isinstance(value, int | np.integer) or value <= 0
+        ):
             raise ValueError(f"`{name}` must be > 0, got {value!r}.")
 
 
@@ -71,6 +73,11 @@ class Estimator:
         feature_columns: Feature columns whose host transform (strings to ids,
             normalisation) runs on each batch before the model; defaults to
             `params["feature_columns"]` when that holds columns.
+        label_transform: Maps each batch's labels on the host before the model
+            (e.g. a head's label vocabulary, strings to class ids).
+        prediction_transform: Maps each batch's predictions (a dict of numpy
+            arrays) on the host after the model, e.g. class ids to class names,
+            which cannot come out of a compiled function.
 
     Example:
         >>> import flax.linen as nn, optax
@@ -98,6 +105,7 @@ class Estimator:
         *,
         feature_columns: Sequence[Any] | None = None,
         label_transform: Callable[[Any], Any] | None = None,
+        prediction_transform: Callable[[Any], Any] | None = None,
     ) -> None:
         config = RunConfig() if config is None else config
         if not isinstance(config, RunConfig):
@@ -124,6 +132,7 @@ class Estimator:
             feature_columns = _feature_columns_in(self._params)
         self._feature_columns = list(feature_columns) if feature_columns else None
         self._label_transform = label_transform
+        self._prediction_transform = prediction_transform
         self._variables_cache: tuple[Any, Any] | None = None
         self._writer: MultiWriter | None = None
         self.warm_start_report: WarmStartReport | None = None
@@ -155,6 +164,11 @@ class Estimator:
         """The feature columns whose host transform runs before the model."""
         return self._feature_columns
 
+    @property
+    def prediction_transform(self) -> Callable[[Any], Any] | None:
+        """The host mapping applied to each batch of predictions, or None."""
+        return self._prediction_transform
+
     # -- checkpoints -----------------------------------------------------------------
 
     def latest_checkpoint(self) -> str | None:
@@ -168,7 +182,9 @@ class Estimator:
         "global_step".
         """
         arrays, _ = checkpoints.read_checkpoint(self._require_checkpoint())
-        names = [k.removeprefix("variables/") for k in arrays if k.startswith("variables/")]
+        names = [
+            k.removeprefix("variables/") for k in arrays if k.startswith("variables/")
+        ]
         return sorted(names) + ["global_step"]
 
     def get_variable_value(self, name: str) -> np.ndarray:
@@ -218,8 +234,16 @@ class Estimator:
         program = self._program
         return jax.eval_shape(
             lambda key, f, lab: _model.init_variables(program, key, f, lab, mode),
-            self._key(), features, labels,
+            self._key(),
+            features,
+            labels,
         )
+
+    def _spec(self, mode: str, batch: Any) -> Any:
+        """The spec the model_fn returns in `mode` (traced once if not yet)."""
+        if mode not in self._program.specs:
+            self._abstract_variables(batch[0], batch[1], mode)
+        return self._program.specs[mode]
 
     # -- train -----------------------------------------------------------------------
 
@@ -249,8 +273,10 @@ class Estimator:
         latest = self.latest_checkpoint()
         start = checkpoints.checkpoint_step(latest) if latest else 0
         if max_steps is not None and start >= max_steps:
-            logger.info("Skipping training since max_steps (%d) has already been reached.",
-                        max_steps)
+            logger.info(
+                "Skipping training since max_steps (%d) has already been reached.",
+                max_steps,
+            )
             return self
         last_step = start + steps if steps is not None else max_steps
         pipeline = self._pipeline(input_fn, ModeKeys.TRAIN)
@@ -266,10 +292,21 @@ class Estimator:
         batch_size = rows
         first_batch = pad_batch(features, labels, rows, batch_size)
         state = self._train_state(latest, first_batch)
-        hooks = [LoggingHook(self._config.log_step_count_steps), *(hooks or ()),
-                 *self._program.specs[ModeKeys.TRAIN].training_hooks]
-        self._train_loop(state, first_batch, batches, batch_size, pipeline, hooks,
-                         list(saving_listeners or ()), last_step)
+        hooks = [
+            LoggingHook(self._config.log_step_count_steps),
+            *(hooks or ()),
+            *self._spec(ModeKeys.TRAIN, first_batch).training_hooks,
+        ]
+        self._train_loop(
+            state,
+            first_batch,
+            batches,
+            batch_size,
+            pipeline,
+            hooks,
+            list(saving_listeners or ()),
+            last_step,
+        )
         return self
 
     def _train_state(self, latest: str | None, batch: Any) -> TrainState:
@@ -296,19 +333,27 @@ class Estimator:
         variables = self._init_variables(features, labels, ModeKeys.TRAIN)
         if self._warm_start_from is not None:
             variables, self.warm_start_report = warm_start(
-                variables, self._warm_start_from)
+                variables, self._warm_start_from
+            )
         return TrainState.create(variables, optimizer, self._key())
 
     def _writers(self) -> MultiWriter:
         if self._writer is None:
             os.makedirs(self._model_dir, exist_ok=True)
             path = os.path.join(self._model_dir, "metrics.jsonl")
-            writers: list[MetricWriter] = [JsonlWriter(path), *self._config.metric_writers]
+            writers: list[MetricWriter] = [
+                JsonlWriter(path),
+                *self._config.metric_writers,
+            ]
             self._writer = MultiWriter(writers)
         return self._writer
 
-    def _save(self, state: TrainState, pipeline: InputPipeline,
-              listeners: Sequence[CheckpointSaverListener]) -> bool:
+    def _save(
+        self,
+        state: TrainState,
+        pipeline: InputPipeline,
+        listeners: Sequence[CheckpointSaverListener],
+    ) -> bool:
         step = int(state.step)
         self._check_finite(state)
         for listener in listeners:
@@ -320,9 +365,15 @@ class Estimator:
             "rng": state.rng,
             "nan_step": state.nan_step,
         }
-        extra = {"input_position": pipeline.get_state(), "random_seed": self._config.seed}
+        extra = {
+            "input_position": pipeline.get_state(),
+            "random_seed": self._config.seed,
+        }
         path = checkpoints.save_checkpoint(
-            self._model_dir, step, jax.device_get(tree), extra=extra,
+            self._model_dir,
+            step,
+            jax.device_get(tree),
+            extra=extra,
             keep_checkpoint_max=self._config.keep_checkpoint_max,
             keep_checkpoint_every_n_hours=self._config.keep_checkpoint_every_n_hours,
         )
@@ -350,9 +401,13 @@ class Estimator:
         writer = self._writers()
         step = int(state.step)
         saved_step = step
-        context = StepContext(mode=ModeKeys.TRAIN, global_step=step,
-                              model_dir=self._model_dir, last_step=last_step,
-                              writer=writer)
+        context = StepContext(
+            mode=ModeKeys.TRAIN,
+            global_step=step,
+            model_dir=self._model_dir,
+            last_step=last_step,
+            writer=writer,
+        )
         for hook in hooks:
             hook.begin(context)
         for listener in listeners:
@@ -361,7 +416,9 @@ class Estimator:
         pending: list[Any] = [first]
         exhausted = False
         try:
-            while not context.stop_requested and (last_step is None or step < last_step):
+            while not context.stop_requested and (
+                last_step is None or step < last_step
+            ):
                 group, exhausted = self._next_group(
                     pending, batches, batch_size, step, last_step
                 )
@@ -381,7 +438,8 @@ class Estimator:
                     writer.write_scalars(step, context.outputs)
                 due = _crossed(previous, step, config.save_checkpoints_steps) or (
                     config.save_checkpoints_secs is not None
-                    and time.monotonic() - last_save_time >= config.save_checkpoints_secs
+                    and time.monotonic() - last_save_time
+                    >= config.save_checkpoints_secs
                 )
                 if due:
                     if self._save(state, pipeline, listeners):
@@ -401,8 +459,12 @@ class Estimator:
             listener.end(step)
 
     def _next_group(
-        self, pending: list[Any], batches: Iterator[Any], batch_size: int,
-        step: int, last_step: int | None,
+        self,
+        pending: list[Any],
+        batches: Iterator[Any],
+        batch_size: int,
+        step: int,
+        last_step: int | None,
     ) -> tuple[list[Any], bool]:
         """Collects up to `steps_per_execution` full batches, or one odd-sized one.
 
@@ -441,8 +503,9 @@ class Estimator:
 
     # -- evaluate --------------------------------------------------------------------
 
-    def _variables_for(self, checkpoint_path: str | None, batch: Any,
-                       mode: str) -> tuple[Any, int, Any]:
+    def _variables_for(
+        self, checkpoint_path: str | None, batch: Any, mode: str
+    ) -> tuple[Any, int, Any]:
         """Variables, global_step and RNG of a checkpoint, cached while unchanged."""
         path = checkpoint_path or self.latest_checkpoint()
         stamp = (path, checkpoints.checkpoint_stamp(path) if path else None)
@@ -450,17 +513,27 @@ class Estimator:
             return self._variables_cache[1]
         features, labels, _ = batch
         if path is None:
-            logger.info("Could not find trained model in model_dir: %s, running "
-                        "initialization to %s.", self._model_dir, mode)
+            logger.info(
+                "Could not find trained model in model_dir: %s, running "
+                "initialization to %s.",
+                self._model_dir,
+                mode,
+            )
             variables = self._init_variables(features, labels, mode)
             loaded = (variables, 0, jax.random.key_data(self._key()))
         else:
             abstract = self._abstract_variables(features, labels, mode)
-            template = {"variables": abstract, "global_step": jax.ShapeDtypeStruct((), jnp.int32),
-                        "rng": jax.ShapeDtypeStruct((2,), jnp.uint32)}
+            template = {
+                "variables": abstract,
+                "global_step": jax.ShapeDtypeStruct((), jnp.int32),
+                "rng": jax.ShapeDtypeStruct((2,), jnp.uint32),
+            }
             tree = checkpoints.restore_subtree(path, template)
-            loaded = (jax.tree.map(jnp.asarray, tree["variables"]),
-                      int(tree["global_step"]), jnp.asarray(tree["rng"], jnp.uint32))
+            loaded = (
+                jax.tree.map(jnp.asarray, tree["variables"]),
+                int(tree["global_step"]),
+                jnp.asarray(tree["rng"], jnp.uint32),
+            )
         self._variables_cache = (stamp, loaded)
         return loaded
 
@@ -495,10 +568,13 @@ class Estimator:
         if first is None:
             raise ValueError("input_fn gave no data to evaluate.")
         size = first[2]
-        totals: Any = None
+        totals: dict[str, Metric] = {}
+        total_loss: Any = None
         count = 0
         variables = global_step = rng = None
-        context = StepContext(mode=ModeKeys.EVAL, global_step=0, model_dir=self._model_dir)
+        context = StepContext(
+            mode=ModeKeys.EVAL, global_step=0, model_dir=self._model_dir
+        )
         hooks = list(hooks or ())
         raw: Any = first
         while raw is not None and (steps is None or count < steps):
@@ -509,33 +585,39 @@ class Estimator:
             batch = pad_batch(features, labels, rows, target)
             if variables is None:
                 variables, global_step, rng = self._variables_for(
-                    checkpoint_path, batch, ModeKeys.EVAL)
+                    checkpoint_path, batch, ModeKeys.EVAL
+                )
                 context.global_step = global_step
-                hooks += list(self._program.specs[ModeKeys.EVAL].evaluation_hooks)
+                hooks += list(self._spec(ModeKeys.EVAL, batch).evaluation_hooks)
                 for hook in hooks:
                     hook.begin(context)
             for hook in hooks:
                 hook.before_step(context)
-            loss, metrics = _model.eval_step(self._program, variables,
-                                             jnp.int32(global_step), rng, batch)
+            loss, metrics = _model.eval_step(
+                self._program, variables, jnp.int32(global_step), rng, batch
+            )
             context._set_outputs({"loss": loss})
             for hook in hooks:
                 hook.after_step(context)
-            out = (loss, metrics)
-            totals = out if totals is None else _model.add_trees(totals, out)
+            total_loss = loss if total_loss is None else total_loss + loss
+            totals = merge_metric_dicts(totals, metrics)
             count += 1
             if context.stop_requested:
                 break
             raw = next(batches, None)
         for hook in hooks:
             hook.end(context)
-        total_loss, metrics = jax.device_get(totals)
-        results: dict[str, Any] = {k: float(np.asarray(m.result())) for k, m in metrics.items()}
+        results: dict[str, Any] = compute_results(totals)
         results["loss"] = float(total_loss) / count
         results["global_step"] = global_step
         prefix = f"eval_{name}" if name else "eval"
         self._writers().write_scalars(
-            global_step, {f"{prefix}/{k}": v for k, v in results.items() if k != "global_step"}
+            global_step,
+            {
+                f"{prefix}/{k}": v
+                for k, v in results.items()
+                if k != "global_step" and np.ndim(v) == 0
+            },
         )
         self._writers().flush()
         return results
@@ -563,23 +645,35 @@ class Estimator:
             checkpoint_path: A checkpoint to use; default the latest.
             yield_single_examples: Yield one dict per example (True) or per batch.
         """
-        keys = None if predict_keys is None else tuple(
-            [predict_keys] if isinstance(predict_keys, str) else predict_keys)
+        keys = (
+            None
+            if predict_keys is None
+            else tuple(
+                [predict_keys] if isinstance(predict_keys, str) else predict_keys
+            )
+        )
         pipeline = self._pipeline(input_fn, ModeKeys.PREDICT)
         hooks = list(hooks or ())
-        context = StepContext(mode=ModeKeys.PREDICT, global_step=0, model_dir=self._model_dir)
+        context = StepContext(
+            mode=ModeKeys.PREDICT, global_step=0, model_dir=self._model_dir
+        )
         variables = rng = None
         for features, _, rows in pipeline:
             batch = pad_batch(features, None, rows, next_power_of_two(rows))
             if variables is None:
                 variables, context.global_step, rng = self._variables_for(
-                    checkpoint_path, batch, ModeKeys.PREDICT)
+                    checkpoint_path, batch, ModeKeys.PREDICT
+                )
+                hooks += list(self._spec(ModeKeys.PREDICT, batch).prediction_hooks)
                 for hook in hooks:
                     hook.begin(context)
             for hook in hooks:
                 hook.before_step(context)
             predictions = jax.device_get(
-                _model.predict_step(self._program, variables, rng, batch[0], keys))
+                _model.predict_step(self._program, variables, rng, batch[0], keys)
+            )
+            if self._prediction_transform is not None:
+                predictions = self._prediction_transform(predictions)
             for hook in hooks:
                 hook.after_step(context)
             yield from _unbatch(predictions, rows, yield_single_examples)
@@ -587,6 +681,55 @@ class Estimator:
                 break
         for hook in hooks:
             hook.end(context)
+
+    # -- export ----------------------------------------------------------------------
+
+    def export_saved_model(
+        self,
+        export_dir_base: str | os.PathLike[str],
+        serving_input_receiver_fn: Callable[[], Any] | None = None,
+        checkpoint_path: str | os.PathLike[str] | None = None,
+        *,
+        platforms: Sequence[str] | None = None,
+    ) -> str:
+        """Exports the model for serving to `export_dir_base/<timestamp>/`.
+
+        The export runs without the model_fn: the predict function is serialised
+        with `jax.export` (any batch size), with its variables and the frozen
+        feature-column transform; `est.export.load(path)`, `est.Predictor(path)`
+        and `mlflow models serve -m path` serve it. Written atomically.
+
+        Args:
+            export_dir_base: Where timestamped exports go.
+            serving_input_receiver_fn: Returns an `est.export.ServingInputReceiver`
+                naming the raw inputs; default: records of the feature columns'
+                raw features. Required without feature columns.
+            checkpoint_path: The checkpoint to export; default the latest.
+            platforms: `jax.export` platforms; default CPU and CUDA.
+
+        Returns:
+            The export directory.
+        """
+        from estimators.export import export_saved_model
+
+        return export_saved_model(
+            self,
+            export_dir_base,
+            serving_input_receiver_fn,
+            checkpoint_path,
+            platforms=platforms,
+        )
+
+    def predictor(self, *, check_interval_secs: float = 1.0) -> Any:
+        """An `est.Predictor` over this model's latest checkpoint, kept hot.
+
+        It keeps the compiled predict function and the variables in memory,
+        pads request sizes to powers of two, and reloads when a newer checkpoint
+        appears (looking at most every `check_interval_secs`).
+        """
+        from estimators.export import Predictor
+
+        return Predictor.from_estimator(self, check_interval_secs=check_interval_secs)
 
 
 def _unbatch(predictions: Any, rows: int, single: bool) -> Iterator[Any]:

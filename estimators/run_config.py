@@ -60,14 +60,21 @@ class RunConfig:
                     f"{self.save_checkpoints_secs}."
                 )
             object.__setattr__(self, "save_checkpoints_secs", None)
-        for name in ("save_summary_steps", "save_checkpoints_steps",
-                     "log_step_count_steps", "keep_checkpoint_max"):
+        for name in (
+            "save_summary_steps",
+            "save_checkpoints_steps",
+            "log_step_count_steps",
+            "keep_checkpoint_max",
+        ):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise ValueError(
                     f"RunConfig: `{name}` must be a non-negative int, got {value!r}."
                 )
-        if not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1:
+        if (
+            not isinstance(self.steps_per_execution, int)
+            or self.steps_per_execution < 1
+        ):
             raise ValueError(
                 "RunConfig: `steps_per_execution` must be an int >= 1, got "
                 f"{self.steps_per_execution!r}."

@@ -38,7 +38,9 @@ class TrainState:
     nan_step: jax.Array
 
     @classmethod
-    def create(cls, variables: dict[str, Any], optimizer: Any, key: jax.Array) -> TrainState:
+    def create(
+        cls, variables: dict[str, Any], optimizer: Any, key: jax.Array
+    ) -> TrainState:
         """A fresh state at step 0 for `variables` and `optimizer`."""
         return cls(
             step=jnp.zeros((), jnp.int32),

@@ -103,6 +103,12 @@ def warm_start(
             skipped.append(f"{name} (checkpoint: {found}, model: {np.shape(value)})")
             values.append(value)
     report = WarmStartReport(loaded, skipped, initialized)
-    logger.info("Warm-started from %s: loaded %d %s, skipped %s, freshly initialised %s",
-                path, len(loaded), loaded, skipped, initialized)
+    logger.info(
+        "Warm-started from %s: loaded %d %s, skipped %s, freshly initialised %s",
+        path,
+        len(loaded),
+        loaded,
+        skipped,
+        initialized,
+    )
     return jax.tree_util.tree_unflatten(treedef, values), report

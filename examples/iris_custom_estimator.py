@@ -90,9 +90,7 @@ def main(argv: list[str] | None = None) -> float:
         class_id = int(pred_dict["class_ids"][0])
         probability = pred_dict["probabilities"][class_id]
         print(
-            'Prediction is "{}" ({:.1f}%), expected "{}"'.format(
-                iris_data.SPECIES[class_id], 100 * probability, expec
-            )
+            f'Prediction is "{iris_data.SPECIES[class_id]}" ({100 * probability:.1f}%), expected "{expec}"'
         )
     return eval_result["accuracy"]
 

@@ -15,7 +15,9 @@ DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
 
 def load_data(y_name: str = "Species"):
     """Returns the Iris data set as (train_x, train_y), (test_x, test_y)."""
-    train = pd.read_csv(DATA_DIR / "iris_training.csv", names=CSV_COLUMN_NAMES, header=0)
+    train = pd.read_csv(
+        DATA_DIR / "iris_training.csv", names=CSV_COLUMN_NAMES, header=0
+    )
     train_x, train_y = train, train.pop(y_name)
     test = pd.read_csv(DATA_DIR / "iris_test.csv", names=CSV_COLUMN_NAMES, header=0)
     test_x, test_y = test, test.pop(y_name)

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny seeded data sets and model functions."""
+"""Shared fixtures: tiny seeded data sets."""
 
 from __future__ import annotations
 
@@ -6,42 +6,8 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import flax.linen as nn  # noqa: E402
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 import pytest  # noqa: E402
-
-import estimators as est  # noqa: E402
-
-
-def classifier_model_fn(features, labels, mode, params):
-    """A small MLP classifier on feature "x" with dropout and an accuracy metric."""
-    net = features["x"]
-    for units in params.get("hidden_units", [8]):
-        net = nn.relu(nn.Dense(units)(net))
-        if params.get("dropout"):
-            net = nn.Dropout(params["dropout"], deterministic=mode != est.ModeKeys.TRAIN)(
-                net
-            )
-    logits = nn.Dense(params.get("n_classes", 3))(net)
-    predicted = jnp.argmax(logits, 1)
-    if mode == est.ModeKeys.PREDICT:
-        return est.EstimatorSpec(
-            mode,
-            predictions={
-                "class_ids": predicted[:, None],
-                "probabilities": jax.nn.softmax(logits),
-            },
-        )
-    loss = est.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
-    accuracy = est.metrics.accuracy(labels=labels, predictions=predicted)
-    est.summary.scalar("accuracy", accuracy)
-    if mode == est.ModeKeys.EVAL:
-        return est.EstimatorSpec(mode, loss=loss, eval_metric_ops={"accuracy": accuracy})
-    optimizer = params.get("optimizer") or optax.adam(params.get("learning_rate", 0.05))
-    return est.EstimatorSpec(mode, loss=loss, optimizer=optimizer)
 
 
 @pytest.fixture(scope="session")
@@ -52,23 +18,3 @@ def blobs():
     y = np.repeat(np.arange(3, dtype=np.int32), 30)
     x = centers[y] + rng.normal(scale=0.5, size=(90, 2)).astype(np.float32)
     return x, y
-
-
-def batches_of(x, y, batch_size, epochs=1):
-    """An input_fn giving `epochs` passes over (x, y) in order, as plain tuples."""
-
-    def input_fn():
-        for _ in range(epochs):
-            for i in range(0, len(x), batch_size):
-                labels = None if y is None else y[i : i + batch_size]
-                yield {"x": x[i : i + batch_size]}, labels
-
-    return input_fn
-
-
-def fast_config(**kwargs):
-    """A RunConfig that writes no periodic checkpoints or logs unless asked."""
-    defaults = dict(save_checkpoints_secs=None, log_step_count_steps=None,
-                    save_summary_steps=0)
-    defaults.update(kwargs)
-    return est.RunConfig(**defaults)
