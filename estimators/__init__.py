@@ -8,7 +8,6 @@ Example:
 
 from estimators import checkpoints
 from estimators import data
-from estimators import export
 from estimators import feature_column
 from estimators import losses
 from estimators import metrics
@@ -16,9 +15,6 @@ from estimators import summary
 from estimators.data import Dataset
 from estimators.data import inputs
 from estimators.estimator import Estimator
-from estimators.export import Predictor
-from estimators.export import build_parsing_serving_input_receiver_fn
-from estimators.export import build_raw_serving_input_receiver_fn
 from estimators.hooks import CheckpointSaverListener
 from estimators.hooks import Hook
 from estimators.hooks import LoggingHook
@@ -51,18 +47,14 @@ __all__ = [
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
-    "Predictor",
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
     "TrainState",
     "WarmStartReport",
     "WarmStartSettings",
-    "build_parsing_serving_input_receiver_fn",
-    "build_raw_serving_input_receiver_fn",
     "checkpoints",
     "data",
-    "export",
     "feature_column",
     "inputs",
     "losses",
