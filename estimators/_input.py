@@ -118,17 +118,15 @@ def _rows(features: Mapping[str, Any], labels: Any) -> int:
 def _split(element: Any) -> tuple[Any, Any]:
     if isinstance(element, tuple) and len(element) == 2:
         return element
-    if isinstance(element, Mapping):
+    if isinstance(element, Mapping | np.ndarray):
         return element, None
     raise TypeError(
-        "input_fn must yield (features, labels) tuples or feature dicts, got "
+        "input_fn must yield (features, labels) tuples, feature dicts or arrays, got "
         f"{type(element).__name__}."
     )
 
 
-def pad_batch(
-    features: dict[str, np.ndarray], labels: Any, rows: int, size: int
-) -> Batch:
+def pad_batch(features: Any, labels: Any, rows: int, size: int) -> Batch:
     """Pads a batch of `rows` examples to `size` by repeating the last row."""
     mask = np.zeros(size, np.float32)
     mask[:rows] = 1.0
@@ -139,12 +137,12 @@ def pad_batch(
         widths = [(0, size - rows)] + [(0, 0)] * (array.ndim - 1)
         return np.pad(array, widths, mode="edge" if rows else "constant")
 
-    padded_labels = labels
-    if isinstance(labels, Mapping):
-        padded_labels = {k: pad(v) for k, v in labels.items()}
-    elif labels is not None:
-        padded_labels = pad(labels)
-    return {k: pad(v) for k, v in features.items()}, padded_labels, mask
+    def pad_tree(tree: Any) -> Any:
+        if isinstance(tree, Mapping):
+            return {k: pad(v) for k, v in tree.items()}
+        return None if tree is None else pad(tree)
+
+    return pad_tree(features), pad_tree(labels), mask
 
 
 def next_power_of_two(n: int) -> int:
@@ -176,7 +174,7 @@ class InputPipeline:
         if (
             isinstance(result, tuple)
             and len(result) == 2
-            and isinstance(result[0], Mapping)
+            and isinstance(result[0], Mapping | np.ndarray)
         ):
             single = [result]
             self.iterator = (
@@ -216,18 +214,22 @@ class InputPipeline:
 
     def prepare(
         self, features: Any, labels: Any
-    ) -> tuple[dict[str, np.ndarray], Any, int]:
-        """Transforms and converts one raw batch; returns it with its row count."""
+    ) -> tuple[dict[str, np.ndarray] | np.ndarray, Any, int]:
+        """Transforms and converts one raw batch; returns it with its row count.
+
+        Features are a dict of columns or, as tf's numpy_input_fn allowed, one array.
+        """
         if not isinstance(features, Mapping):
-            raise TypeError(
-                "features must be a dict of column name to array, got "
-                f"{type(features).__name__}."
-            )
+            if _is_string_array(features) or not hasattr(features, "__len__"):
+                raise TypeError(
+                    "features must be a dict of column name to array (or one numeric"
+                    f" array), got {type(features).__name__}."
+                )
+            rows = _rows({"features": features}, labels)
+            return _to_numpy("features", features), self._labels(labels), rows
         rows = _rows(features, labels)
         if self.transform is not None:
             features = self.transform(features)
-        if self.label_transform is not None and labels is not None:
-            labels = self.label_transform(labels)
         host: dict[str, np.ndarray] = {}
         for name, value in features.items():
             kind = _is_string_array(value)
@@ -235,4 +237,9 @@ class InputPipeline:
                 self.host_only[name] = kind
                 continue
             host[name] = _to_numpy(name, value)
-        return host, _labels_to_numpy(labels), rows
+        return host, self._labels(labels), rows
+
+    def _labels(self, labels: Any) -> Any:
+        if self.label_transform is not None and labels is not None:
+            labels = self.label_transform(labels)
+        return _labels_to_numpy(labels)

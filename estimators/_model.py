@@ -101,7 +101,9 @@ class ModelProgram:
 
     def _call(self, features: Any, labels: Any, mode: str) -> EstimatorSpec:
         kwargs: dict[str, Any] = {
-            "features": _Features(features, self.host_only),
+            "features": _Features(features, self.host_only)
+            if isinstance(features, Mapping)
+            else features,
             "labels": labels,
             "mode": ModeKeys(mode),
         }

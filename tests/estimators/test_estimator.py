@@ -378,3 +378,35 @@ def test_jnp_mean_loss_in_custom_model_fn(tmp_path, blobs):
     model = est.Estimator(model_fn, model_dir=str(tmp_path / "r"), config=fast_config())
     model.train(repeat_input(x, target, 30), steps=200)
     assert model.evaluate(batches_of(x, target, 30))["loss"] < 0.01
+
+
+def test_numpy_input_fn_feeds_train_evaluate_predict(tmp_path, blobs):
+    x, y = blobs
+    classifier = make(tmp_path)
+    train_fn = est.inputs.numpy_input_fn(
+        {"x": x}, y, batch_size=30, num_epochs=None, shuffle=True
+    )
+    classifier.train(train_fn, steps=40)
+    eval_fn = est.inputs.numpy_input_fn({"x": x}, y, batch_size=64, shuffle=False)
+    assert classifier.evaluate(eval_fn)["accuracy"] > 0.95
+    predict_fn = est.inputs.numpy_input_fn({"x": x}, batch_size=64, shuffle=False)
+    assert len(list(classifier.predict(predict_fn))) == 90
+
+
+def test_a_single_array_of_features_reaches_the_model_fn(tmp_path, blobs):
+    def model_fn(features, labels, mode):
+        logits = nn.Dense(3)(features)  # features is the array itself, as in tf
+        if mode == est.ModeKeys.PREDICT:
+            return est.EstimatorSpec(mode, predictions=jnp.argmax(logits, 1))
+        loss = est.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+        return est.EstimatorSpec(mode, loss=loss, optimizer=optax.adam(0.1))
+
+    x, y = blobs
+    model = est.Estimator(model_fn, model_dir=str(tmp_path / "a"), config=fast_config())
+    model.train(
+        est.inputs.numpy_input_fn(x, y, batch_size=30, num_epochs=20, shuffle=True)
+    )
+    predicted = np.array(
+        list(model.predict(est.inputs.numpy_input_fn(x, batch_size=90, shuffle=False)))
+    )
+    assert np.mean(predicted == y) > 0.95
