@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from estimators import _model, checkpoints
+from estimators._feeder import Group, GroupFeeder
 from estimators._input import InputPipeline, call_input_fn, next_power_of_two, pad_batch
 from estimators.hooks import (
     CheckpointSaverListener,
@@ -47,10 +48,6 @@ def _check_steps(steps: int | None, max_steps: int | None) -> None:
             not isinstance(value, int | np.integer) or value <= 0
         ):
             raise ValueError(f"`{name}` must be > 0, got {value!r}.")
-
-
-def _stack(batches: Sequence[Any]) -> Any:
-    return jax.tree.map(lambda *xs: np.stack(xs), *batches)
 
 
 class Estimator:
@@ -351,7 +348,7 @@ class Estimator:
     def _save(
         self,
         state: TrainState,
-        pipeline: InputPipeline,
+        position: Any,
         listeners: Sequence[CheckpointSaverListener],
     ) -> bool:
         step = int(state.step)
@@ -366,7 +363,7 @@ class Estimator:
             "nan_step": state.nan_step,
         }
         extra = {
-            "input_position": pipeline.get_state(),
+            "input_position": position,
             "random_seed": self._config.seed,
         }
         path = checkpoints.save_checkpoint(
@@ -413,21 +410,22 @@ class Estimator:
         for listener in listeners:
             listener.begin()
         last_save_time = time.monotonic()
-        pending: list[Any] = [first]
-        exhausted = False
+        feeder = GroupFeeder(
+            first,
+            batches,
+            batch_size=batch_size,
+            steps_per_execution=config.steps_per_execution,
+            start_step=step,
+            last_step=last_step,
+            position=pipeline.get_state,
+        )
+        position = None
         try:
-            while not context.stop_requested and (
-                last_step is None or step < last_step
-            ):
-                group, exhausted = self._next_group(
-                    pending, batches, batch_size, step, last_step
-                )
-                if not group:
-                    break
+            for group in feeder:
                 for hook in hooks:
                     hook.before_step(context)
                 state, outputs = self._run_group(state, group)
-                previous, step = step, step + len(group)
+                previous, step, position = step, step + group.size, group.position
                 context.global_step = step
                 context._set_outputs(outputs)
                 for hook in hooks:
@@ -442,62 +440,28 @@ class Estimator:
                     >= config.save_checkpoints_secs
                 )
                 if due:
-                    if self._save(state, pipeline, listeners):
+                    if self._save(state, position, listeners):
                         context.request_stop()
                     saved_step, last_save_time = step, time.monotonic()
-                if exhausted:
+                if context.stop_requested:
                     break
             if step != saved_step:
-                self._save(state, pipeline, listeners)
+                self._save(state, position, listeners)
             else:
                 self._check_finite(state)
         finally:
+            feeder.close()
             writer.flush()
         for hook in hooks:
             hook.end(context)
         for listener in listeners:
             listener.end(step)
 
-    def _next_group(
-        self,
-        pending: list[Any],
-        batches: Iterator[Any],
-        batch_size: int,
-        step: int,
-        last_step: int | None,
-    ) -> tuple[list[Any], bool]:
-        """Collects up to `steps_per_execution` full batches, or one odd-sized one.
-
-        A partial last batch is padded to `batch_size` and masked; a batch of any
-        other size runs on its own (one more compilation).
-        """
-        limit = self._config.steps_per_execution
-        if last_step is not None:
-            limit = min(limit, last_step - step)
-        group: list[Any] = []
-        while len(group) < limit:
-            if pending:
-                batch = pending.pop()
-            else:
-                raw = next(batches, None)
-                if raw is None:
-                    return group, True
-                features, labels, rows = raw
-                batch = pad_batch(features, labels, rows, max(rows, batch_size))
-            full = len(batch[2]) == batch_size and batch[2].min() == 1.0
-            if not full and group:
-                pending.append(batch)
-                return group, False
-            group.append(batch)
-            if not full:
-                break
-        return group, False
-
-    def _run_group(self, state: TrainState, group: list[Any]) -> tuple[TrainState, Any]:
-        if len(group) > 1 and len(group) == self._config.steps_per_execution:
-            return _model.train_steps(self._program, state, _stack(group))
+    def _run_group(self, state: TrainState, group: Group) -> tuple[TrainState, Any]:
+        if group.stacked:
+            return _model.train_steps(self._program, state, group.batches)
         outputs = None
-        for batch in group:
+        for batch in group.batches:
             state, outputs = _model.train_step(self._program, state, batch)
         return state, outputs
 
