@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 
@@ -117,16 +118,34 @@ def predict_latency_ms(estimator, x, calls=200):
     return (time.perf_counter() - start) / calls * 1e3
 
 
+def compare(name, args, rounds):
+    """Alternates the two loops `rounds` times; reports the best of each (the
+    machine is shared, so the best run is the one least disturbed)."""
+    hand_rates, ours_rates, estimator = [], [], None
+    for _ in range(rounds):
+        hand_rates.append(hand_written_steps_per_sec(*args))
+        rate, estimator = estimator_steps_per_sec(*args)
+        ours_rates.append(rate)
+    hand, ours = max(hand_rates), max(ours_rates)
+    print(
+        f"{name}: estimator {ours:9.1f} steps/s, hand-written {hand:9.1f} steps/s, "
+        f"ratio {ours / hand:.2f}  (best of {rounds}; all ratios "
+        f"{', '.join(f'{o / h:.2f}' for o, h in zip(ours_rates, hand_rates, strict=True))})"
+    )
+    return estimator
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=5000, help="Iris steps")
+    parser.add_argument("--steps", type=int, default=20000, help="Iris steps")
     parser.add_argument("--mlp-steps", type=int, default=300, help="MLP steps")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     logging.getLogger("estimators").setLevel(logging.WARNING)
     rng = np.random.default_rng(0)
     print(
         f"jax {jax.__version__} on {jax.devices()[0].platform}, "
-        f"{jax.device_count()} device(s)"
+        f"{jax.device_count()} device(s), {os.cpu_count()} cores"
     )
 
     iris = np.loadtxt(
@@ -135,26 +154,19 @@ def main() -> None:
     ix, iy = iris[:, :4], iris[:, 4].astype(np.int32)
     ix, iy = np.tile(ix, (10, 1)), np.tile(iy, 10)
     args_iris = (ix, iy, (10, 10), 3, optax.adagrad(0.1), 100, args.steps, 100)
-    hand = hand_written_steps_per_sec(*args_iris)
-    ours, iris_estimator = estimator_steps_per_sec(*args_iris)
-    print(
-        f"iris  steps_per_execution=100: estimator {ours:10.0f} steps/s, "
-        f"hand-written {hand:10.0f} steps/s, ratio {ours / hand:.2f}"
+    iris_estimator = compare(
+        "iris 4-10-10-3 b100, steps_per_execution=100", args_iris, args.rounds
     )
 
     mx = rng.normal(size=(128 * 20, 784)).astype(np.float32)
     my = rng.integers(0, 10, size=128 * 20).astype(np.int32)
     args_mlp = (mx, my, (512, 256, 128), 10, optax.adam(1e-3), 128, args.mlp_steps, 1)
-    hand = hand_written_steps_per_sec(*args_mlp)
-    ours, _ = estimator_steps_per_sec(*args_mlp)
-    print(
-        f"mlp   784-512-256-128-10 b128:  estimator {ours:10.1f} steps/s, "
-        f"hand-written {hand:10.1f} steps/s, ratio {ours / hand:.2f}"
-    )
+    compare("mlp 784-512-256-128-10 b128", args_mlp, args.rounds)
 
     latency = predict_latency_ms(iris_estimator, ix)
     print(
-        f"predict single example after the first call: {latency:.3f} ms (mean of 200)"
+        f"predict, one example, after the first call: {latency:.3f} ms "
+        "(mean of 200 calls)"
     )
 
 
