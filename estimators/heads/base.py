@@ -1,0 +1,276 @@
+"""`Head`: turns a network's logits into predictions, a loss and metrics.
+
+A head owns everything that depends on the problem (classification or
+regression) and nothing about the network: a `model_fn` computes `logits` and
+returns `head.create_estimator_spec(features, mode, logits, labels, optimizer)`.
+Its jnp parts run inside the compiled steps; `transform_labels` and
+`transform_predictions` run on the host, before and after them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from estimators import losses
+from estimators.losses import Reduction
+from estimators.metrics import Metric
+from estimators.mode_keys import ModeKeys
+from estimators.spec import EstimatorSpec
+from estimators.typing import Array, Features
+
+__all__ = ["Head"]
+
+_REDUCTIONS = tuple(r for r in Reduction if r != Reduction.NONE)
+
+
+def _check_loss_reduction(loss_reduction: Reduction | str) -> Reduction:
+    """The `Reduction` named by `loss_reduction`; NONE is not a training loss."""
+    try:
+        reduction = Reduction(loss_reduction)
+    except ValueError:
+        reduction = None
+    if reduction is None or reduction == Reduction.NONE:
+        raise ValueError(
+            f"`loss_reduction` must be one of {[r.value for r in _REDUCTIONS]}, got "
+            f"{loss_reduction!r}."
+        )
+    return reduction
+
+
+def _weight_key(weight_column: Any) -> str | None:
+    if weight_column is None or isinstance(weight_column, str):
+        return weight_column
+    name = getattr(weight_column, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(
+            "`weight_column` must be a feature name or a numeric_column, got "
+            f"{type(weight_column).__name__}."
+        )
+    return name
+
+
+def select(predictions: dict[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
+    """The entries of `predictions` named by `keys` (all when None), plain-str keyed."""
+    predictions = {str(k): v for k, v in predictions.items()}
+    if keys is None:
+        return predictions
+    missing = [k for k in keys if k not in predictions]
+    if missing:
+        raise ValueError(
+            f"prediction keys {missing} are not among {sorted(predictions)}."
+        )
+    return {str(k): predictions[k] for k in keys}
+
+
+class Head(abc.ABC):
+    """Base of the heads: loss, predictions and metrics for one kind of problem.
+
+    Args:
+        weight_column: A feature name or `fc.numeric_column` whose values weight
+            each example in the loss and the metrics. Default None (weight 1).
+        loss_reduction: How the weighted per-example losses of a batch become the
+            training loss, an `est.losses.Reduction`; default
+            `SUM_OVER_BATCH_SIZE` (their sum divided by the number of elements).
+
+    Example:
+        >>> import flax.linen as nn, optax
+        >>> import estimators as est
+        >>> from estimators.heads import MultiClassHead
+        >>> head = MultiClassHead(n_classes=3)
+        >>> def model_fn(features, labels, mode):
+        ...     logits = nn.Dense(head.logits_dimension)(features["x"])
+        ...     return head.create_estimator_spec(
+        ...         features, mode, logits, labels, optimizer=optax.adagrad(0.1))
+        >>> classifier = est.Estimator(model_fn, label_transform=head.transform_labels,
+        ...                            prediction_transform=head.transform_predictions)
+    """
+
+    def __init__(
+        self,
+        *,
+        weight_column: Any = None,
+        loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
+    ) -> None:
+        self._weight_column = weight_column
+        self._weight_key = _weight_key(weight_column)
+        self._loss_reduction = _check_loss_reduction(loss_reduction)
+
+    @property
+    @abc.abstractmethod
+    def logits_dimension(self) -> int:
+        """The size of the last axis of the logits the head expects."""
+
+    @property
+    def weight_column(self) -> Any:
+        """The weight feature name or column, or None."""
+        return self._weight_column
+
+    @property
+    def loss_reduction(self) -> Reduction:
+        """The reduction of the training loss."""
+        return self._loss_reduction
+
+    # -- in the model (jnp) ----------------------------------------------------------
+
+    @abc.abstractmethod
+    def predictions(
+        self, logits: Array, keys: Sequence[str] | None = None
+    ) -> dict[str, jax.Array]:
+        """The prediction dict of `logits` (only `keys` when given)."""
+
+    @abc.abstractmethod
+    def _labels(self, labels: Array, logits: jax.Array) -> jax.Array:
+        """`labels` checked against and shaped like the per-example losses."""
+
+    @abc.abstractmethod
+    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+        """Per-example (or per-element) losses, `[B, k]`."""
+
+    @abc.abstractmethod
+    def _metrics(
+        self,
+        labels: jax.Array,
+        logits: jax.Array,
+        unreduced_loss: jax.Array,
+        weights: jax.Array | None,
+    ) -> dict[str, Metric]:
+        """The evaluation metrics of one batch."""
+
+    def _logits(self, logits: Array) -> jax.Array:
+        logits = jnp.asarray(logits, jnp.float32)
+        d = self.logits_dimension
+        if logits.ndim == 1 and d == 1:
+            logits = logits[:, None]
+        if logits.ndim != 2 or logits.shape[1] != d:
+            raise ValueError(
+                f"logits of shape {logits.shape} do not fit the head: expected "
+                f"[batch_size, {d}] (logits_dimension {d})."
+            )
+        return logits
+
+    def _weights(self, features: Features | None, batch_size: int) -> jax.Array | None:
+        if self._weight_key is None:
+            return None
+        if features is None:
+            raise ValueError(
+                f"the head has weight_column {self._weight_key!r} but no features "
+                "were given to read it from."
+            )
+        weights = jnp.asarray(features[self._weight_key], jnp.float32)
+        if weights.ndim == 2 and weights.shape[1] == 1:
+            weights = weights[:, 0]
+        if weights.shape != (batch_size,):
+            raise ValueError(
+                f"weight_column {self._weight_key!r} must give one weight per example,"
+                f" shape [{batch_size}] or [{batch_size}, 1]; got {weights.shape}."
+            )
+        return weights
+
+    def loss(
+        self,
+        labels: Array,
+        logits: Array,
+        features: Features | None = None,
+        mode: ModeKeys | str | None = None,
+    ) -> jax.Array:
+        """The training loss: weighted per-example losses, reduced.
+
+        Args:
+            labels: The batch's labels (class ids for classifiers).
+            logits: `[B, logits_dimension]` logits.
+            features: The features, read for `weight_column`.
+            mode: Unused; kept for tf.estimator's signature.
+        """
+        del mode
+        logits = self._logits(logits)
+        unreduced = self._unreduced_loss(self._labels(labels, logits), logits)
+        return self._training_loss(unreduced, self._weights(features, len(logits)))
+
+    def _training_loss(
+        self, unreduced: jax.Array, weights: jax.Array | None
+    ) -> jax.Array:
+        return losses.compute_weighted_loss(
+            unreduced, weights, reduction=self._loss_reduction
+        )
+
+    def metrics(
+        self, labels: Array, logits: Array, features: Features | None = None
+    ) -> dict[str, Metric]:
+        """The evaluation metrics of one batch (`loss` is added by the Estimator)."""
+        logits = self._logits(logits)
+        labels = self._labels(labels, logits)
+        unreduced = self._unreduced_loss(labels, logits)
+        weights = self._weights(features, len(logits))
+        found = self._metrics(labels, logits, unreduced, weights)
+        return {str(k): v for k, v in found.items()}
+
+    def create_estimator_spec(
+        self,
+        features: Features,
+        mode: ModeKeys | str,
+        logits: Array,
+        labels: Array | None = None,
+        optimizer: Any = None,
+        regularization_losses: Sequence[Array] | None = None,
+    ) -> EstimatorSpec:
+        """The `EstimatorSpec` of a model whose network computed `logits`.
+
+        Args:
+            features: The model_fn's features (read for `weight_column`).
+            mode: The model_fn's mode.
+            logits: `[B, logits_dimension]` logits.
+            labels: The model_fn's labels; required in TRAIN and EVAL.
+            optimizer: An optax GradientTransformation; required in TRAIN.
+            regularization_losses: Scalars added to the training loss.
+
+        Example:
+            >>> from estimators.heads import RegressionHead
+            >>> spec = RegressionHead().create_estimator_spec(
+            ...     {}, "eval", logits=jnp.array([[1.0], [3.0]]), labels=[2.0, 2.0])
+            >>> float(spec.loss)  # ((1 - 2)² + (3 - 2)²) / 2
+            1.0
+        """
+        mode = ModeKeys(mode)
+        logits = self._logits(logits)
+        predictions = self.predictions(logits)
+        if mode == ModeKeys.PREDICT:
+            return EstimatorSpec(mode, predictions=predictions)
+        if labels is None:
+            raise ValueError(f"the head needs labels in {mode.name} mode, got None.")
+        labels = self._labels(labels, logits)
+        weights = self._weights(features, logits.shape[0])
+        unreduced = self._unreduced_loss(labels, logits)
+        loss = self._training_loss(unreduced, weights)
+        for extra in regularization_losses or ():
+            loss = loss + jnp.asarray(extra, jnp.float32)
+        if mode == ModeKeys.EVAL:
+            found = self._metrics(labels, logits, unreduced, weights)
+            metrics = {str(k): v for k, v in found.items()}
+            return EstimatorSpec(
+                mode, predictions=predictions, loss=loss, eval_metric_ops=metrics
+            )
+        if optimizer is None:
+            raise ValueError(
+                "create_estimator_spec in TRAIN mode needs an `optimizer` (an optax "
+                "GradientTransformation, e.g. optax.adagrad(0.05))."
+            )
+        return EstimatorSpec(
+            mode, predictions=predictions, loss=loss, optimizer=optimizer
+        )
+
+    # -- on the host (numpy) ---------------------------------------------------------
+
+    def transform_labels(self, labels: Any) -> Any:
+        """Maps a batch's labels on the host before the model; default unchanged."""
+        return labels
+
+    def transform_predictions(
+        self, predictions: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Maps a batch's predictions on the host after the model; default unchanged."""
+        return predictions

@@ -1,0 +1,140 @@
+"""`MultiLabelHead`: any number of `n_classes` classes per example, sigmoid loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, final
+
+import jax
+import jax.numpy as jnp
+
+from estimators import losses, metrics
+from estimators.heads._labels import ClassLabels
+from estimators.heads.base import Head, select
+from estimators.heads.binary_class import check_thresholds, threshold_metrics
+from estimators.heads.keys import MetricKeys, PredictionKeys
+from estimators.losses import Reduction
+from estimators.metrics import Metric
+from estimators.typing import Array
+
+__all__ = ["MultiLabelHead"]
+
+
+@final
+class MultiLabelHead(Head):
+    """A head for multi-label classification: zero or more classes per example.
+
+    Each class is an independent binary problem: the loss of an example is the
+    sigmoid cross-entropy averaged over the classes, as in tf.estimator.
+    Predictions carry `logits` and `probabilities` (tf's keys). Evaluation
+    reports average_loss, auc and auc_precision_recall over all (example, class)
+    pairs (plus the `Estimator`'s loss and global_step), and per-threshold
+    accuracy, precision and recall when `thresholds` is given.
+
+    Labels are multi-hot `[B, n_classes]` rows, or one list of class ids per
+    example (a pyarrow list array or a numpy object array of lists); with a
+    `label_vocabulary`, lists of class names.
+
+    Args:
+        n_classes: Number of classes, >= 2.
+        weight_column: A feature name or `fc.numeric_column` weighting each
+            example. Default None.
+        thresholds: Probabilities in (0, 1) at which to also report accuracy,
+            precision and recall. Default None.
+        label_vocabulary: Class names, for labels given as lists of names.
+        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses;
+            labels are float32 multi-hot `[B, n_classes]`.
+
+    Example:
+        >>> head = MultiLabelHead(3)
+        >>> logits = jnp.array([[0.0, 0.0, 0.0]])
+        >>> round(float(head.loss(jnp.array([[1, 0, 1]]), logits)), 4)  # log 2
+        0.6931
+        >>> import numpy as np
+        >>> head.transform_labels(np.array([[2], [0, 1]], dtype=object)).tolist()
+        [[0, 0, 1], [1, 1, 0]]
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        weight_column: Any = None,
+        thresholds: Sequence[float] | None = None,
+        label_vocabulary: Sequence[str] | None = None,
+        loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
+        loss_fn: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+    ) -> None:
+        if (
+            isinstance(n_classes, bool)
+            or not isinstance(n_classes, int)
+            or n_classes < 2
+        ):
+            raise ValueError(f"`n_classes` must be an int >= 2, got {n_classes!r}.")
+        super().__init__(weight_column=weight_column, loss_reduction=loss_reduction)
+        self._classes = ClassLabels(n_classes, label_vocabulary)
+        self._thresholds = check_thresholds(thresholds)
+        self._loss_fn = loss_fn
+
+    @property
+    def n_classes(self) -> int:
+        """The number of classes."""
+        return self._classes.n_classes
+
+    @property
+    def logits_dimension(self) -> int:
+        return self._classes.n_classes
+
+    @property
+    def label_vocabulary(self) -> list[str] | None:
+        """The class names, or None when labels are ids."""
+        return self._classes.vocabulary if self._classes.has_vocabulary else None
+
+    def predictions(
+        self, logits: Array, keys: Sequence[str] | None = None
+    ) -> dict[str, jax.Array]:
+        """logits and probabilities (one sigmoid per class)."""
+        logits = self._logits(logits)
+        return select(
+            {
+                PredictionKeys.LOGITS: logits,
+                PredictionKeys.PROBABILITIES: jax.nn.sigmoid(logits),
+            },
+            keys,
+        )
+
+    def _labels(self, labels: Array, logits: jax.Array) -> jax.Array:
+        labels = jnp.asarray(labels)
+        if labels.shape != logits.shape:
+            raise ValueError(
+                f"labels of shape {labels.shape} do not fit a multi-label head: "
+                f"expected multi-hot {logits.shape}."
+            )
+        return labels.astype(jnp.float32)
+
+    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+        if self._loss_fn is not None:
+            return jnp.asarray(self._loss_fn(labels, logits), jnp.float32)
+        per_class = losses.sigmoid_cross_entropy(
+            labels, logits, reduction=Reduction.NONE
+        )
+        return jnp.mean(per_class, axis=1, keepdims=True)
+
+    def _metrics(
+        self,
+        labels: jax.Array,
+        logits: jax.Array,
+        unreduced_loss: jax.Array,
+        weights: jax.Array | None,
+    ) -> dict[str, Metric]:
+        probabilities = jax.nn.sigmoid(logits)
+        return {
+            MetricKeys.AVERAGE_LOSS: metrics.mean(unreduced_loss, weights),
+            MetricKeys.AUC: metrics.auc(labels, probabilities, weights),
+            MetricKeys.AUC_PR: metrics.auc(labels, probabilities, weights, curve="PR"),
+            **threshold_metrics(labels, probabilities, weights, self._thresholds),
+        }
+
+    def transform_labels(self, labels: Any) -> Any:
+        """Labels as int32 multi-hot `[B, n_classes]` rows."""
+        return self._classes.to_multi_hot(labels)

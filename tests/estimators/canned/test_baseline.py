@@ -1,0 +1,72 @@
+"""BaselineClassifier / BaselineRegressor: complete flow and the weight column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import fast_config
+
+import estimators as est
+from estimators import canned
+
+
+def test_baseline_classifier_complete_flow(complete_flow, toy):
+    def make(model_dir):
+        return canned.BaselineClassifier(
+            model_dir=model_dir, n_classes=3, config=fast_config(random_seed=1)
+        )
+
+    classifier, _, predictions = complete_flow(
+        make,
+        toy["features"],
+        toy["classes"],
+        eval_keys={"accuracy", "average_loss"},
+        predict_keys={
+            "logits",
+            "probabilities",
+            "class_ids",
+            "classes",
+            "all_class_ids",
+            "all_classes",
+        },
+        serving=est.build_raw_serving_input_receiver_fn({"x": toy["features"]["x"]}),
+    )
+    assert classifier.get_variable_names() == ["params/baseline/bias", "global_step"]
+    # The features are ignored: every example gets the same prediction.
+    assert len({tuple(p["probabilities"]) for p in predictions}) == 1
+
+
+def test_baseline_regressor_complete_flow(complete_flow, toy):
+    def make(model_dir):
+        return canned.BaselineRegressor(
+            model_dir=model_dir, config=fast_config(random_seed=1)
+        )
+
+    complete_flow(
+        make,
+        toy["features"],
+        toy["real"],
+        eval_keys={"average_loss", "label/mean", "prediction/mean"},
+        predict_keys={"predictions"},
+        serving=est.build_raw_serving_input_receiver_fn({"x": toy["features"]["x"]}),
+    )
+
+
+def test_weights_move_the_baseline_to_the_weighted_mean(tmp_path):
+    features = {"x": np.zeros(2, np.float32), "w": np.array([1.0, 3.0], np.float32)}
+    labels = np.array([0.0, 10.0], np.float32)
+    regressor = canned.BaselineRegressor(
+        model_dir=str(tmp_path),
+        weight_column="w",
+        optimizer="SGD",
+        config=fast_config(),
+    )
+    # gradient of Σ w (b - y)² / 2 is 4b - 30; b <- b - 0.3 (4b - 30) = 9 - 0.2 b -> 7.5
+    regressor.train(lambda: (features, labels), steps=30)
+    prediction = next(regressor.predict(lambda: features))["predictions"][0]
+    assert prediction == pytest.approx(7.5, abs=1e-4)  # (1 * 0 + 3 * 10) / 4, not 5
+    results = regressor.evaluate(lambda: (features, labels))
+    assert results["label/mean"] == pytest.approx(7.5)  # weighted as well
+    assert results["average_loss"] == pytest.approx(
+        18.75, abs=1e-3
+    )  # (56.25 + 3 * 6.25) / 4

@@ -1,0 +1,193 @@
+"""DNNClassifier / DNNRegressor: complete flow, label vocabulary, checks, warm start."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from support import fast_config
+
+import estimators as est
+from estimators import canned
+
+BINARY_KEYS = {
+    "accuracy",
+    "accuracy_baseline",
+    "auc",
+    "auc_precision_recall",
+    "average_loss",
+    "label/mean",
+    "precision",
+    "prediction/mean",
+    "recall",
+}
+CLASS_PREDICTIONS = {
+    "logits",
+    "probabilities",
+    "class_ids",
+    "classes",
+    "all_class_ids",
+    "all_classes",
+}
+
+
+def test_dnn_classifier_complete_flow(complete_flow, toy, columns, batches):
+    def make(model_dir):
+        return canned.DNNClassifier(
+            [8, 4],
+            [columns["x"], columns["color_indicator"]],
+            model_dir=model_dir,
+            weight_column="w",
+            config=fast_config(random_seed=1),
+        )
+
+    features, labels = toy["features"], toy["binary"]
+    classifier, results, predictions = complete_flow(
+        make,
+        features,
+        labels,
+        eval_keys=BINARY_KEYS,
+        predict_keys=CLASS_PREDICTIONS | {"logistic"},
+    )
+    first = predictions[0]
+    assert first["classes"].tolist() == [str(first["class_ids"][0])]
+    assert first["all_classes"].tolist() == ["0", "1"]
+    # Exact however batched: one batch of 48, or 32 + 16 (padded and masked).
+    whole = classifier.evaluate(batches(features, labels, 48))
+    for key in BINARY_KEYS:
+        assert whole[key] == pytest.approx(results[key], abs=1e-6), key
+
+
+def test_dnn_regressor_complete_flow(complete_flow, toy, columns):
+    def make(model_dir):
+        return canned.DNNRegressor(
+            [8],
+            [columns["x"], columns["color_embedding"]],
+            model_dir=model_dir,
+            dropout=0.2,
+            batch_norm=True,
+            optimizer="Adam",
+            config=fast_config(random_seed=1),
+        )
+
+    regressor, _, _ = complete_flow(
+        make,
+        toy["features"],
+        toy["real"],
+        eval_keys={"average_loss", "label/mean", "prediction/mean"},
+        predict_keys={"predictions"},
+    )
+    names = regressor.get_variable_names()
+    assert "params/dnn/input_layer/color_embedding/embedding_weights" in names
+    assert "batch_stats/dnn/batchnorm_0/mean" in names
+
+
+def test_label_vocabulary_round_trip(tmp_path, toy, columns):
+    names = np.array(["low", "mid", "high"])
+    labels = pa.array(names[toy["classes"]])  # Arrow strings, as a Dataset gives them
+    classifier = canned.DNNClassifier(
+        [16],
+        [columns["x"], columns["color_indicator"]],
+        model_dir=str(tmp_path),
+        n_classes=3,
+        label_vocabulary=list(names),
+        optimizer="Adam",
+        config=fast_config(random_seed=1),
+    )
+    classifier.train(lambda: (toy["features"], labels), steps=60)
+    assert classifier.evaluate(lambda: (toy["features"], labels))["accuracy"] > 0.8
+    batch = next(
+        classifier.predict(lambda: toy["features"], yield_single_examples=False)
+    )
+    assert batch["classes"][:, 0].tolist() == names[batch["class_ids"][:, 0]].tolist()
+    assert batch["all_classes"][0].tolist() == list(names)
+    only = next(classifier.predict(lambda: toy["features"], predict_keys=["classes"]))
+    assert set(only) == {"classes"} and only["classes"][0] in names
+    bad = pa.array(["low"] * 47 + ["huge"])
+    with pytest.raises(ValueError, match=r"label 'huge' \(row 47\) is not in"):
+        classifier.train(lambda: (toy["features"], bad), steps=1)
+
+
+def test_a_bare_categorical_column_is_refused_with_the_fix(columns):
+    with pytest.raises(
+        ValueError,
+        match="column 'color' in `feature_columns` is categorical.*fc.indicator_column",
+    ):
+        canned.DNNClassifier([4], [columns["x"], columns["color"]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hidden_units": []}, "`hidden_units` must be a non-empty list"),
+        ({"hidden_units": 8}, "`hidden_units` must be a list of layer sizes"),
+        ({"dropout": 1.0}, r"`dropout` must be in \[0, 1\)"),
+        ({"n_classes": 1}, "`n_classes` must be an int >= 2, got 1"),
+        ({"optimizer": "Nadam"}, "`optimizer` must be one of"),
+        ({"feature_columns": ["x"]}, "must hold feature columns"),
+    ],
+)
+def test_bad_arguments_are_named(columns, kwargs, message):
+    arguments = {"hidden_units": [4], "feature_columns": [columns["x"]], **kwargs}
+    with pytest.raises((ValueError, TypeError), match=message):
+        canned.DNNClassifier(**arguments)
+
+
+def test_warm_start_reports_loaded_skipped_and_initialised(tmp_path, toy, columns):
+    feature_columns = [columns["x"], columns["color_indicator"]]
+    source = canned.DNNClassifier(
+        [8],
+        feature_columns,
+        model_dir=str(tmp_path / "a"),
+        n_classes=3,
+        config=fast_config(random_seed=1),
+    )
+    source.train(lambda: (toy["features"], toy["classes"]), steps=2)
+    settings = est.WarmStartSettings(source.model_dir, vars_to_warm_start="params/.*")
+    target = canned.DNNClassifier(
+        [8],
+        feature_columns,
+        model_dir=str(tmp_path / "b"),
+        warm_start_from=settings,
+        config=fast_config(random_seed=2),
+    )
+    target.train(lambda: (toy["features"], toy["binary"]), steps=1)
+    report = target.warm_start_report
+    assert report.loaded == [
+        "params/dnn/hiddenlayer_0/bias",
+        "params/dnn/hiddenlayer_0/kernel",
+    ]
+    # 3 logits in the checkpoint, 1 in the binary model
+    assert [s.split(" ")[0] for s in report.skipped] == [
+        "params/dnn/logits/bias",
+        "params/dnn/logits/kernel",
+    ]
+    assert "(checkpoint: (8, 3), model: (8, 1))" in report.skipped[1]
+
+
+def test_dnn_estimator_takes_any_head(tmp_path, toy, columns):
+    from estimators.heads import MultiLabelHead
+
+    labels = np.stack([toy["binary"], toy["classes"] == 2, toy["classes"] == 0], 1)
+    estimator = canned.DNNEstimator(
+        MultiLabelHead(3),
+        [8],
+        [columns["x"]],
+        model_dir=str(tmp_path),
+        config=fast_config(random_seed=1),
+    )
+    estimator.train(lambda: (toy["features"], labels), steps=3)
+    results = estimator.evaluate(lambda: (toy["features"], labels))
+    assert set(results) == {
+        "average_loss",
+        "auc",
+        "auc_precision_recall",
+        "loss",
+        "global_step",
+    }
+    assert set(next(estimator.predict(lambda: toy["features"]))) == {
+        "logits",
+        "probabilities",
+    }
+    with pytest.raises(TypeError, match="`head` must be an est.heads.Head"):
+        canned.DNNEstimator("multi_label", [8], [columns["x"]])

@@ -1,0 +1,144 @@
+"""BinaryClassHead: loss, predictions and metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import estimators as est
+from estimators.heads import BinaryClassHead
+
+LOGITS = jnp.array([[0.0], [2.0], [-1.0]])
+LABELS = np.array([0, 1, 1])
+# Per-example sigmoid cross-entropy, log(1 + exp(-x)) for z = 1, log(1 + exp(x)) for 0:
+# x=0, z=0: log 2 = 0.693147; x=2, z=1: 0.126928; x=-1, z=1: 1.313262.
+
+
+def results(spec):
+    return {k: float(m.result()) for k, m in spec.eval_metric_ops.items()}
+
+
+def test_eval_spec_has_tf_keys_and_hand_computed_values():
+    spec = BinaryClassHead().create_estimator_spec({}, "eval", LOGITS, LABELS)
+    assert float(spec.loss) == pytest.approx(0.711112, abs=1e-5)  # 2.133337 / 3
+    got = results(spec)
+    assert set(got) == {
+        "accuracy",
+        "accuracy_baseline",
+        "auc",
+        "auc_precision_recall",
+        "average_loss",
+        "label/mean",
+        "precision",
+        "prediction/mean",
+        "recall",
+    }
+    assert got["average_loss"] == pytest.approx(0.711112, abs=1e-5)
+    # class ids (logit > 0): 0, 1, 0 against labels 0, 1, 1
+    assert got["accuracy"] == pytest.approx(2 / 3)
+    assert got["precision"] == pytest.approx(1.0)  # tp 1, fp 0
+    assert got["recall"] == pytest.approx(0.5)  # tp 1, fn 1
+    assert got["label/mean"] == pytest.approx(2 / 3)
+    assert got["accuracy_baseline"] == pytest.approx(2 / 3)  # max(2/3, 1 - 2/3)
+    # (0.5 + 0.880797 + 0.268941) / 3
+    assert got["prediction/mean"] == pytest.approx(0.549913, abs=1e-5)
+    # positives score 0.88 and 0.27, the negative 0.5: one of two pairs is ordered
+    assert got["auc"] == pytest.approx(0.5, abs=1e-5)
+
+
+def test_perfectly_separated_scores_have_unit_aucs():
+    spec = BinaryClassHead().create_estimator_spec(
+        {}, "eval", jnp.array([[-3.0], [-1.0], [2.0]]), np.array([0, 0, 1])
+    )
+    got = results(spec)
+    assert got["auc"] == pytest.approx(1.0, abs=1e-4)
+    assert got["auc_precision_recall"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_weights_scale_the_loss_and_the_metrics():
+    head = BinaryClassHead(weight_column="w")
+    features = {"w": jnp.array([1.0, 3.0, 0.0])}
+    spec = head.create_estimator_spec(features, "eval", LOGITS, LABELS)
+    # weighted sum 0.693147 * 1 + 0.126928 * 3 + 1.313262 * 0 = 1.073931
+    assert float(spec.loss) == pytest.approx(1.073931 / 3, abs=1e-5)  # over batch size
+    got = results(spec)
+    assert got["average_loss"] == pytest.approx(1.073931 / 4, abs=1e-5)  # over weights
+    assert got["accuracy"] == pytest.approx(1.0)  # (1 + 3 + 0 * 0) / 4
+    assert got["label/mean"] == pytest.approx(0.75)  # (0 + 3 + 0) / 4
+    summed = BinaryClassHead(weight_column="w", loss_reduction=est.losses.Reduction.SUM)
+    assert float(summed.loss(LABELS, LOGITS, features)) == pytest.approx(
+        1.073931, abs=1e-5
+    )
+
+
+def test_predictions_have_tf_keys():
+    predictions = BinaryClassHead().predictions(LOGITS)
+    assert set(predictions) == {
+        "logits",
+        "logistic",
+        "probabilities",
+        "class_ids",
+        "classes",
+        "all_class_ids",
+        "all_classes",
+    }
+    np.testing.assert_allclose(
+        predictions["logistic"][:, 0], [0.5, 0.880797, 0.268941], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        predictions["probabilities"][1], [0.119203, 0.880797], atol=1e-6
+    )  # [1 - p, p]
+    assert predictions["class_ids"].tolist() == [[0], [1], [0]]
+    assert predictions["all_class_ids"].tolist() == [[0, 1]] * 3
+    assert set(BinaryClassHead().predictions(LOGITS, ["logistic"])) == {"logistic"}
+
+
+def test_thresholds_add_per_threshold_metrics():
+    head = BinaryClassHead(thresholds=[0.3, 0.9])
+    got = results(head.create_estimator_spec({}, "eval", LOGITS, LABELS))
+    # probabilities 0.5, 0.88, 0.27; at 0.3 predicted 1, 1, 0 against labels 0, 1, 1
+    assert got["accuracy/positive_threshold_0.3"] == pytest.approx(1 / 3)
+    assert got["precision/positive_threshold_0.3"] == pytest.approx(0.5)  # 1 / (1 + 1)
+    assert got["recall/positive_threshold_0.3"] == pytest.approx(0.5)  # 1 / (1 + 1)
+    assert got["recall/positive_threshold_0.9"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match=r"`thresholds` must be in \(0, 1\), got 1.5"):
+        BinaryClassHead(thresholds=[1.5])
+
+
+def test_label_vocabulary_round_trip():
+    head = BinaryClassHead(label_vocabulary=["no", "yes"])
+    assert head.transform_labels(np.array(["yes", "no"])).tolist() == [1, 0]
+    assert head.transform_labels(pa.array(["no", "yes"])).tolist() == [0, 1]
+    named = head.transform_predictions(
+        {k: np.asarray(v) for k, v in head.predictions(LOGITS).items()}
+    )
+    assert named["classes"].tolist() == [["no"], ["yes"], ["no"]]
+    assert named["all_classes"].tolist() == [["no", "yes"]] * 3
+    with pytest.raises(ValueError, match=r"label 'maybe' \(row 1\) is not in"):
+        head.transform_labels(np.array(["yes", "maybe"]))
+    with pytest.raises(ValueError, match="labels are numbers"):
+        head.transform_labels(np.array([0, 1]))
+
+
+def test_without_vocabulary_classes_are_id_strings_and_labels_checked():
+    head = BinaryClassHead()
+    named = head.transform_predictions({"classes": np.array([[1], [0]])})
+    assert named["classes"].tolist() == [["1"], ["0"]]
+    assert head.transform_labels(np.array([True, False])).tolist() == [1, 0]
+    with pytest.raises(ValueError, match=r"class ids in \[0, 2\), got \[2\] \(row 1\)"):
+        head.transform_labels(np.array([[0], [2]]))
+    with pytest.raises(ValueError, match="pass label_vocabulary"):
+        head.transform_labels(np.array(["a", "b"]))
+
+
+def test_bad_arguments_and_shapes_are_named():
+    with pytest.raises(ValueError, match="`loss_reduction` must be one of"):
+        BinaryClassHead(loss_reduction="none")
+    with pytest.raises(ValueError, match=r"expected \[batch_size, 1\]"):
+        BinaryClassHead().predictions(jnp.zeros((3, 2)))
+    with pytest.raises(ValueError, match="weight_column 'w' must give one weight"):
+        BinaryClassHead(weight_column="w").loss(LABELS, LOGITS, {"w": jnp.ones((3, 2))})
+    with pytest.raises(ValueError, match="needs an `optimizer`"):
+        BinaryClassHead().create_estimator_spec({}, "train", LOGITS, LABELS)
