@@ -6,15 +6,29 @@ Example:
     <ModeKeys.EVAL: 'eval'>
 """
 
+from estimators import canned
 from estimators import checkpoints
 from estimators import data
+from estimators import export
 from estimators import feature_column
+from estimators import heads
 from estimators import losses
 from estimators import metrics
 from estimators import summary
+from estimators.canned import BaselineClassifier
+from estimators.canned import BaselineRegressor
+from estimators.canned import DNNClassifier
+from estimators.canned import DNNLinearCombinedClassifier
+from estimators.canned import DNNLinearCombinedRegressor
+from estimators.canned import DNNRegressor
+from estimators.canned import LinearClassifier
+from estimators.canned import LinearRegressor
 from estimators.data import Dataset
 from estimators.data import inputs
 from estimators.estimator import Estimator
+from estimators.export import Predictor
+from estimators.export import build_parsing_serving_input_receiver_fn
+from estimators.export import build_raw_serving_input_receiver_fn
 from estimators.hooks import CheckpointSaverListener
 from estimators.hooks import Hook
 from estimators.hooks import LoggingHook
@@ -35,27 +49,41 @@ from estimators.writers import MetricWriter
 __version__ = "0.1.0"
 
 __all__ = [
+    "BaselineClassifier",
+    "BaselineRegressor",
     "CheckpointSaverListener",
+    "DNNClassifier",
+    "DNNLinearCombinedClassifier",
+    "DNNLinearCombinedRegressor",
+    "DNNRegressor",
     "Dataset",
     "Estimator",
     "EstimatorSpec",
     "Hook",
     "InMemoryWriter",
     "JsonlWriter",
+    "LinearClassifier",
+    "LinearRegressor",
     "LoggingHook",
     "MetricWriter",
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
+    "Predictor",
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
     "TrainState",
     "WarmStartReport",
     "WarmStartSettings",
+    "build_parsing_serving_input_receiver_fn",
+    "build_raw_serving_input_receiver_fn",
+    "canned",
     "checkpoints",
     "data",
+    "export",
     "feature_column",
+    "heads",
     "inputs",
     "losses",
     "metrics",

@@ -335,6 +335,7 @@ class Estimator:
         return TrainState.create(variables, optimizer, self._key())
 
     def _writers(self) -> MultiWriter:
+        """The JSON-lines writer in model_dir plus `config.metric_writers`."""
         if self._writer is None:
             os.makedirs(self._model_dir, exist_ok=True)
             path = os.path.join(self._model_dir, "metrics.jsonl")
@@ -344,6 +345,17 @@ class Estimator:
             ]
             self._writer = MultiWriter(writers)
         return self._writer
+
+    def _release_writers(self) -> None:
+        """Flushes every writer and closes the file this Estimator opened.
+
+        The user's writers stay open: they may outlive this call (a tracking run).
+        """
+        if self._writer is None:
+            return
+        self._writer.flush()
+        self._writer.writers[0].close()
+        self._writer = None
 
     def _save(
         self,
@@ -451,7 +463,7 @@ class Estimator:
                 self._check_finite(state)
         finally:
             feeder.close()
-            writer.flush()
+            self._release_writers()
         for hook in hooks:
             hook.end(context)
         for listener in listeners:
@@ -583,7 +595,7 @@ class Estimator:
                 if k != "global_step" and np.ndim(v) == 0
             },
         )
-        self._writers().flush()
+        self._release_writers()
         return results
 
     # -- predict ---------------------------------------------------------------------
@@ -633,9 +645,10 @@ class Estimator:
                     hook.begin(context)
             for hook in hooks:
                 hook.before_step(context)
-            predictions = jax.device_get(
-                _model.predict_step(self._program, variables, rng, batch[0], keys)
-            )
+            outputs = _model.predict_step(self._program, variables, rng, batch[0], keys)
+            # np.asarray per output is several times cheaper than jax.device_get
+            # on the whole dict for a single-row request.
+            predictions = jax.tree.map(np.asarray, outputs)
             if self._prediction_transform is not None:
                 predictions = self._prediction_transform(predictions)
             for hook in hooks:

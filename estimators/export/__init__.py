@@ -1,0 +1,43 @@
+"""Export for serving: a self-contained exported model, a hot Predictor, MLflow pyfunc.
+
+`Estimator.export_saved_model(export_dir_base)` writes `export_dir_base/<timestamp>/`
+with the predict function serialised by `jax.export` (symbolic batch size), its
+variables (safetensors), the frozen feature-column transform (JSON), a signature
+and an MLflow `MLmodel`. `load(path)` serves it in a process that never imported
+the model code; `mlflow models serve -m path` serves it over HTTP.
+
+Example:
+    >>> import numpy as np
+    >>> from estimators import export
+    >>> fn = export.build_raw_serving_input_receiver_fn({"x": np.zeros((1, 3))})
+    >>> fn().features["x"]
+    InputSpec(dtype='float64', shape=(3,), varlen=False, default_value=None)
+"""
+
+from estimators.export._files import ExportError, latest_export
+from estimators.export._host import ServingInputError
+from estimators.export._mlmodel import log_model_kwargs
+from estimators.export.exported import ExportedModel, load
+from estimators.export.predictor import Predictor
+from estimators.export.serving import (
+    InputSpec,
+    ServingInputReceiver,
+    build_parsing_serving_input_receiver_fn,
+    build_raw_serving_input_receiver_fn,
+)
+from estimators.export.writer import export_saved_model
+
+__all__ = [
+    "ExportError",
+    "ExportedModel",
+    "InputSpec",
+    "Predictor",
+    "ServingInputError",
+    "ServingInputReceiver",
+    "build_parsing_serving_input_receiver_fn",
+    "build_raw_serving_input_receiver_fn",
+    "export_saved_model",
+    "latest_export",
+    "load",
+    "log_model_kwargs",
+]

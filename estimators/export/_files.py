@@ -1,0 +1,194 @@
+"""The files of an export directory: names, atomic writing and verified reading.
+
+Layout of `export_dir_base/<timestamp>/`::
+
+    export.json           format, version, metadata (global_step, head, label
+                          vocabulary, versions) and the sha256 of every file below
+    signature.json        receiver kind, input columns, transformed features fed
+                          to the program, output keys with dtypes and shapes
+    predict.jaxexport     the predict function, serialised by `jax.export`
+    variables.safetensors the model variables and the predict RNG, keyed by path
+    transform.json        the frozen feature columns (`fc.serialize`), if any
+    MLmodel, python_model.py, requirements.txt, python_env.yaml
+                          an MLflow models-from-code pyfunc over this directory
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ExportError"]
+
+FORMAT = "estimators.export"
+FORMAT_VERSION = 1
+MANIFEST = "export.json"
+SIGNATURE = "signature.json"
+PROGRAM = "predict.jaxexport"
+VARIABLES = "variables.safetensors"
+TRANSFORM = "transform.json"
+MLMODEL = "MLmodel"
+PYFUNC_CODE = "python_model.py"
+REQUIRED = (SIGNATURE, PROGRAM, VARIABLES)
+TMP_PREFIX = ".tmp-export-"
+
+
+class ExportError(Exception):
+    """An export directory is missing, incomplete or corrupt."""
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_file(directory: str, name: str, data: bytes | str) -> None:
+    """Writes and fsyncs one file of a directory being assembled."""
+    mode = "wb" if isinstance(data, bytes | bytearray) else "w"
+    with open(os.path.join(directory, name), mode) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_json(directory: str, name: str, obj: Any) -> None:
+    write_file(directory, name, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def new_temp_dir(base: str) -> str:
+    os.makedirs(base, exist_ok=True)
+    path = os.path.join(base, f"{TMP_PREFIX}{secrets.token_hex(6)}")
+    os.mkdir(path)
+    return path
+
+
+def install(tmp: str, base: str) -> str:
+    """Renames the finished `tmp` to `base/<unix seconds>` (a free name) and syncs."""
+    _fsync(tmp)
+    stamp = int(time.time())
+    while True:
+        final = os.path.join(base, str(stamp))
+        try:
+            os.rename(tmp, final)  # fails on an existing non-empty directory
+        except OSError:
+            if not os.path.exists(final):
+                raise
+            stamp += 1
+            continue
+        break
+    _fsync(base)
+    return final
+
+
+def remove_temp(tmp: str) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fsync(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def file_entries(directory: str, names: list[str]) -> dict[str, dict[str, Any]]:
+    """`{name: {"sha256", "bytes"}}` for the manifest."""
+    return {
+        name: {
+            "sha256": sha256_file(os.path.join(directory, name)),
+            "bytes": os.path.getsize(os.path.join(directory, name)),
+        }
+        for name in names
+    }
+
+
+def read_manifest(path: str) -> dict[str, Any]:
+    """Reads and checks `export.json`; names what is missing or wrong."""
+    if not os.path.isdir(path):
+        raise ExportError(f"export directory {path!r} does not exist.")
+    manifest_path = os.path.join(path, MANIFEST)
+    if not os.path.exists(manifest_path):
+        found = sorted(os.listdir(path))
+        hint = ""
+        if any(name.isdigit() for name in found):
+            hint = " It holds timestamped exports: load one of them (the newest is "
+            hint += f"{os.path.join(path, max(n for n in found if n.isdigit()))!r})."
+        raise ExportError(
+            f"{path!r} is not a complete estimators export: {MANIFEST} is missing "
+            f"(found {found[:10]}).{hint}"
+        )
+    try:
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ExportError(f"export {path!r}: {MANIFEST} is unreadable: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ExportError(f"export {path!r}: {MANIFEST} is not an {FORMAT} manifest.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ExportError(
+            f"export {path!r} has format version {manifest.get('format_version')}; "
+            f"this library reads version {FORMAT_VERSION}."
+        )
+    return manifest
+
+
+def verify_files(path: str, files: Mapping[str, Any]) -> None:
+    """Checks that every listed file exists with the recorded size and sha256."""
+    missing = [
+        name
+        for name in (*REQUIRED, *files)
+        if not os.path.exists(os.path.join(path, name))
+    ]
+    if missing:
+        raise ExportError(
+            f"export {path!r} is incomplete: missing {sorted(set(missing))}."
+        )
+    for name, entry in files.items():
+        full = os.path.join(path, name)
+        if (
+            os.path.getsize(full) != entry["bytes"]
+            or sha256_file(full) != entry["sha256"]
+        ):
+            raise ExportError(
+                f"export {path!r} is corrupt: {name} does not match the sha256 "
+                f"recorded in {MANIFEST}."
+            )
+
+
+def latest_export(export_dir_base: str) -> str | None:
+    """The newest complete export under `export_dir_base`, or None.
+
+    Example:
+        >>> import tempfile
+        >>> latest_export(tempfile.mkdtemp()) is None
+        True
+    """
+    try:
+        names = os.listdir(export_dir_base)
+    except FileNotFoundError:
+        return None
+    stamps = sorted(
+        (
+            int(n)
+            for n in names
+            if n.isdigit()
+            and os.path.exists(os.path.join(export_dir_base, n, MANIFEST))
+        ),
+        reverse=True,
+    )
+    return os.path.join(export_dir_base, str(stamps[0])) if stamps else None

@@ -1,0 +1,237 @@
+"""`Predictor`: a compiled predict function and its variables, kept hot.
+
+tf.estimator's `predict()` rebuilt the graph and reloaded the checkpoint on every
+call. A `Predictor` loads once, pads request sizes to powers of two so that a
+few compilations serve every size, and reloads only when a newer checkpoint (or
+export) appears, or when asked to with `reload()`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from estimators import _model, checkpoints
+from estimators.export import _files, _host
+from estimators.export._shapes import example_features
+from estimators.export.exported import ExportedModel
+from estimators.export.serving import InputSpec, ServingInputReceiver, as_input_spec
+from estimators.mode_keys import ModeKeys
+
+if TYPE_CHECKING:
+    from estimators.estimator import Estimator
+
+__all__ = ["Predictor"]
+
+Runner = Callable[[Any], dict[str, np.ndarray]]
+
+
+class Predictor:
+    """Low-latency predictions from an export or from an Estimator's checkpoints.
+
+    Args:
+        export_path: An export directory, or an `export_dir_base` of timestamped
+            exports (the newest is served, and a newer one is picked up).
+        check_interval_secs: How often (at most) a call looks for a newer export
+            or checkpoint; 0 checks on every call.
+        strict_vocabulary: Refuse categories outside a vocabulary without OOV
+            buckets instead of treating them as missing.
+
+    Example:
+        >>> import flax.linen as nn, optax, numpy as np
+        >>> import estimators as est
+        >>> def model_fn(features, labels, mode):
+        ...     y = nn.Dense(1)(features["x"])[:, 0]
+        ...     if mode == est.ModeKeys.PREDICT:
+        ...         return est.EstimatorSpec(mode, predictions={"y": y})
+        ...     loss = est.losses.mean_squared_error(labels, y)
+        ...     return est.EstimatorSpec(mode, loss=loss, optimizer=optax.sgd(0.1))
+        >>> x = np.ones((4, 2), np.float32)
+        >>> e = est.Estimator(model_fn).train(lambda: ({"x": x}, x[:, 0]), steps=50)
+        >>> predictor = e.predictor()
+        >>> round(float(predictor({"x": x[:1]})["y"][0]), 2)
+        1.0
+    """
+
+    def __init__(
+        self,
+        export_path: str | os.PathLike[str],
+        *,
+        check_interval_secs: float = 1.0,
+        strict_vocabulary: bool = True,
+    ) -> None:
+        self._setup(
+            _ExportSource(os.fspath(export_path), strict_vocabulary),
+            check_interval_secs,
+        )
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator: Estimator,
+        *,
+        checkpoint_path: str | os.PathLike[str] | None = None,
+        check_interval_secs: float = 1.0,
+    ) -> Predictor:
+        """A Predictor over an Estimator's latest (or a given) checkpoint.
+
+        It shares the Estimator's compiled predict function and variable cache,
+        and reloads when training writes a newer checkpoint.
+        """
+        predictor = cls.__new__(cls)
+        path = os.fspath(checkpoint_path) if checkpoint_path else None
+        predictor._setup(_EstimatorSource(estimator, path), check_interval_secs)
+        return predictor
+
+    def _setup(self, source: Any, check_interval_secs: float) -> None:
+        if check_interval_secs < 0:
+            raise ValueError(
+                f"`check_interval_secs` must be >= 0, got {check_interval_secs}."
+            )
+        self._source = source
+        self._interval = float(check_interval_secs)
+        self._lock = threading.Lock()
+        self._stamp: Any = None
+        self._runner: Any = None
+        self._checked = float("-inf")
+        self.reload()
+
+    @property
+    def path(self) -> str | None:
+        """The export or checkpoint being served (None before any checkpoint)."""
+        return self._source.describe(self._stamp)
+
+    @property
+    def global_step(self) -> int:
+        """The global_step of the model being served."""
+        return self._runner.global_step
+
+    def reload(self) -> None:
+        """Loads the newest export or checkpoint now, even when it is unchanged."""
+        with self._lock:
+            self._stamp = self._source.stamp()
+            self._runner = self._source.load(self._stamp)
+            self._checked = time.monotonic()
+
+    def refresh(self) -> bool:
+        """Reloads if a newer export or checkpoint appeared; returns whether it did."""
+        stamp = self._source.stamp()
+        self._checked = time.monotonic()
+        if stamp == self._stamp:
+            return False
+        with self._lock:
+            self._runner = self._source.load(stamp)
+            self._stamp = stamp
+        return True
+
+    def __call__(
+        self, features: Any, predict_keys: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Predicts a batch: one array per prediction key, batch first.
+
+        Args:
+            features: A dict of columns, one dict row, a list of records, a pandas
+                DataFrame or an Arrow table.
+            predict_keys: Which prediction keys to return; default all.
+        """
+        if time.monotonic() - self._checked >= self._interval:
+            self.refresh()
+        outputs = self._runner(features)
+        if predict_keys is None:
+            return outputs
+        keys = [predict_keys] if isinstance(predict_keys, str) else list(predict_keys)
+        missing = [k for k in keys if k not in outputs]
+        if missing:
+            raise ValueError(
+                f"predict_keys {missing} are not among the predictions {sorted(outputs)}."
+            )
+        return {k: outputs[k] for k in keys}
+
+    predict = __call__
+
+
+class _ExportSource:
+    def __init__(self, path: str, strict_vocabulary: bool) -> None:
+        self.path = path
+        self.strict = strict_vocabulary
+        self.single = os.path.exists(os.path.join(path, _files.MANIFEST))
+        if not self.single and _files.latest_export(path) is None:
+            _files.read_manifest(path)  # raises, naming what is missing
+
+    def stamp(self) -> str | None:
+        return self.path if self.single else _files.latest_export(self.path)
+
+    def describe(self, stamp: Any) -> str | None:
+        return stamp
+
+    def load(self, stamp: Any) -> ExportedModel:
+        if stamp is None:
+            _files.read_manifest(self.path)
+        return ExportedModel(stamp, strict_vocabulary=self.strict)
+
+
+class _EstimatorSource:
+    def __init__(self, estimator: Estimator, checkpoint_path: str | None) -> None:
+        self.estimator = estimator
+        self.checkpoint_path = checkpoint_path
+
+    def stamp(self) -> tuple[str | None, Any]:
+        path = self.checkpoint_path or self.estimator.latest_checkpoint()
+        return path, checkpoints.checkpoint_stamp(path) if path else None
+
+    def describe(self, stamp: Any) -> str | None:
+        return None if stamp is None else stamp[0]
+
+    def load(self, stamp: Any) -> _EstimatorRunner:
+        self.estimator._variables_cache = None  # reload the variables too
+        return _EstimatorRunner(self.estimator, stamp[0])
+
+
+class _EstimatorRunner:
+    """Host transform + bucketed `predict_step` over the Estimator's program."""
+
+    def __init__(self, estimator: Estimator, checkpoint_path: str | None) -> None:
+        self.estimator = estimator
+        self.path = checkpoint_path
+        self.specs: dict[str, InputSpec] = {}
+        self.var_width: frozenset[str] = frozenset()
+        if estimator.feature_columns:
+            from estimators import feature_column as fc
+
+            spec = fc.make_parse_example_spec(estimator.feature_columns)
+            self.specs = {k: as_input_spec(k, v) for k, v in spec.items()}
+            _, self.var_width = example_features(
+                estimator, ServingInputReceiver(self.specs, parse_records=True)
+            )
+        # Made last: the program reports string features through this pipeline.
+        self.pipeline = estimator._pipeline(lambda: (), ModeKeys.PREDICT)
+        self.name_predictions = _prediction_transform(estimator)
+        self.global_step = 0
+        if checkpoint_path is not None:
+            self.global_step = checkpoints.checkpoint_step(checkpoint_path)
+
+    def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
+        columns = _host.to_columns(inputs)
+        rows = _host.rows_of(columns)
+        if self.specs:
+            columns = {**columns, **_host.check_inputs(columns, self.specs, rows)}
+        features, _, rows = self.pipeline.prepare(columns, None)
+        padded = _host.pad_to_bucket(features, rows, self.var_width)
+        estimator = self.estimator
+        variables, self.global_step, rng = estimator._variables_for(
+            self.path, (padded, None, None), ModeKeys.PREDICT
+        )
+        outputs = _model.predict_step(estimator._program, variables, rng, padded, None)
+        result = _host.unpad(outputs, rows)
+        return self.name_predictions(result) if self.name_predictions else result
+
+
+def _prediction_transform(estimator: Estimator) -> Callable[[Any], Any] | None:
+    """The Estimator's host post-processing of predictions (class ids to names)."""
+    transform = getattr(estimator, "prediction_transform", None)
+    return None if transform is None else lambda p: dict(transform(p))

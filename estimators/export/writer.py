@@ -1,0 +1,333 @@
+"""`export_saved_model`: a self-contained exported model from a checkpoint.
+
+The predict function (the model_fn in PREDICT mode on transformed features) is
+serialised with `jax.export` with a symbolic batch dimension, its variables are
+stored beside it, and the frozen feature columns go with it as JSON, so that
+`estimators.export.load` serves it without the model_fn, flax or optax.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import importlib.metadata
+import logging
+import os
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import safetensors.numpy
+
+from estimators import _model, checkpoints
+from estimators.export import _files, _mlmodel
+from estimators.export._files import ExportError
+from estimators.export._shapes import example_features
+from estimators.export.serving import STRING, ServingInputReceiver
+from estimators.mode_keys import ModeKeys
+
+if TYPE_CHECKING:
+    from estimators.estimator import Estimator
+
+__all__ = ["export_saved_model"]
+
+logger = logging.getLogger("estimators")
+
+DEFAULT_PLATFORMS = ("cpu", "cuda")
+NAMED_PREDICTIONS = ("classes", "all_classes")
+
+
+def export_saved_model(
+    estimator: Estimator,
+    export_dir_base: str | os.PathLike[str],
+    serving_input_receiver_fn: Callable[[], ServingInputReceiver] | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    *,
+    platforms: Sequence[str] | None = None,
+) -> str:
+    """Writes `export_dir_base/<timestamp>/` atomically and returns its path.
+
+    Args:
+        estimator: The trained Estimator.
+        export_dir_base: Where timestamped exports go.
+        serving_input_receiver_fn: Returns the `ServingInputReceiver` naming the
+            raw input columns; default: parse records of the estimator's feature
+            columns (`fc.make_parse_example_spec`). Required for a model without
+            feature columns.
+        checkpoint_path: The checkpoint to export; default the latest.
+        platforms: `jax.export` platforms; default CPU and CUDA (CPU only when
+            lowering for CUDA fails).
+
+    Returns:
+        The path of the new export directory.
+    """
+    base = os.fspath(export_dir_base)
+    path = (
+        os.fspath(checkpoint_path) if checkpoint_path else estimator.latest_checkpoint()
+    )
+    if path is None:
+        raise ValueError(
+            f"Couldn't find trained model at {estimator.model_dir}: train the "
+            "estimator (or give checkpoint_path=...) before exporting."
+        )
+    receiver = _receiver(estimator, serving_input_receiver_fn)
+    columns = estimator.feature_columns
+    transform_text = _serialize_columns(columns) if columns else None
+    features, var_width = example_features(estimator, receiver)
+    variables, global_step, rng = estimator._variables_for(
+        path, (features, None, np.ones(1, np.float32)), ModeKeys.PREDICT
+    )
+    exported = _export_program(
+        estimator._program, variables, rng, features, var_width, platforms
+    )
+    names = _class_names(estimator)
+    signature = _signature(receiver, features, var_width, exported, names)
+    metadata = _metadata(estimator, path, global_step, names, signature["outputs"])
+    tmp = _files.new_temp_dir(base)
+    try:
+        _write(
+            tmp, exported, _arrays(variables, rng), signature, metadata, transform_text
+        )
+        final = _files.install(tmp, base)
+    except BaseException:
+        _files.remove_temp(tmp)
+        raise
+    logger.info("Exported model at step %d to %s", global_step, final)
+    return final
+
+
+def _signature(
+    receiver: ServingInputReceiver,
+    features: Mapping[str, np.ndarray],
+    var_width: frozenset[str],
+    exported: jax.export.Exported,
+    class_names: list[str] | None,
+) -> dict[str, Any]:
+    """Inputs, the program's features (None: a symbolic list width), outputs."""
+    outputs, is_dict = _outputs(exported, class_names)
+    return {
+        "receiver": "parsing" if receiver.parse_records else "raw",
+        "inputs": {name: spec.to_json() for name, spec in receiver.features.items()},
+        "features": {
+            name: {
+                "dtype": str(value.dtype),
+                "shape": [
+                    None if name in var_width and i == 0 else d
+                    for i, d in enumerate(value.shape[1:])
+                ],
+            }
+            for name, value in features.items()
+        },
+        "outputs": outputs,
+        "outputs_are_dict": is_dict,
+        "platforms": list(exported.platforms),
+    }
+
+
+def _metadata(
+    estimator: Estimator,
+    checkpoint: str,
+    global_step: int,
+    class_names: list[str] | None,
+    outputs: Mapping[str, Any],
+) -> dict[str, Any]:
+    named = [k for k in NAMED_PREDICTIONS if k in outputs] if class_names else []
+    return {
+        "global_step": int(global_step),
+        "checkpoint": os.path.basename(os.path.normpath(checkpoint)),
+        "model_dir": estimator.model_dir,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "head": _head_info(estimator),
+        "label_vocabulary": _label_vocabulary(estimator),
+        "class_names": class_names,
+        "named_predictions": named,
+        "versions": _versions(),
+    }
+
+
+def _arrays(variables: Any, rng: Any) -> dict[str, np.ndarray]:
+    """The variables keyed by their checkpoint path names, and the predict RNG."""
+    arrays = {
+        f"variables/{checkpoints.path_name(p)}": np.asarray(leaf)
+        for p, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]
+    }
+    arrays["rng"] = np.asarray(rng)
+    return arrays
+
+
+def _receiver(
+    estimator: Estimator, fn: Callable[[], ServingInputReceiver] | None
+) -> ServingInputReceiver:
+    if fn is None:
+        if not estimator.feature_columns:
+            raise ValueError(
+                "export_saved_model needs serving_input_receiver_fn=... for a model "
+                "without feature columns, e.g. est.export."
+                "build_raw_serving_input_receiver_fn({'x': np.zeros((1, 4), "
+                "np.float32)}) naming each raw input with an example batch."
+            )
+        from estimators import feature_column as fc
+
+        spec = fc.make_parse_example_spec(estimator.feature_columns)
+        return ServingInputReceiver(spec, parse_records=True)
+    receiver = fn() if callable(fn) else fn
+    if not isinstance(receiver, ServingInputReceiver):
+        raise TypeError(
+            "serving_input_receiver_fn must return an est.export.ServingInputReceiver, "
+            f"got {type(receiver).__name__}."
+        )
+    return receiver
+
+
+def _serialize_columns(columns: Sequence[Any]) -> str:
+    from estimators import feature_column as fc
+
+    return fc.serialize(columns)
+
+
+def _export_program(
+    program: _model.ModelProgram,
+    variables: Any,
+    rng: Any,
+    features: Mapping[str, np.ndarray],
+    var_width: frozenset[str],
+    platforms: Sequence[str] | None,
+) -> jax.export.Exported:
+    names = ["b"] + [f"k{i}" for i in range(len(var_width))]
+    dims = jax.export.symbolic_shape(", ".join(names))
+    widths = dict(zip(sorted(var_width), dims[1:], strict=True))
+    feature_specs = {
+        name: jax.ShapeDtypeStruct(
+            (
+                dims[0],
+                *((widths[name],) if name in widths else value.shape[1:2]),
+                *value.shape[2:],
+            ),
+            value.dtype,
+        )
+        for name, value in features.items()
+    }
+    abstract = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
+        (variables, rng),
+    )
+    fn = jax.jit(lambda v, r, f: _model.predict_step(program, v, r, f, None))
+    try:
+        lower = jax.export.export(fn, platforms=platforms or DEFAULT_PLATFORMS)
+        return lower(*abstract, feature_specs)
+    except Exception as e:
+        if platforms is None:
+            try:
+                logger.info("Exporting for CPU only: lowering for CUDA failed (%s).", e)
+                return jax.export.export(fn)(*abstract, feature_specs)
+            except Exception as retry:
+                e = retry
+        raise ExportError(
+            "the predict function cannot be exported with a symbolic batch size "
+            f"('b') and list widths ('k*'): {type(e).__name__}: {e}"
+        ) from e
+
+
+def _outputs(
+    exported: jax.export.Exported, class_names: list[str] | None
+) -> tuple[dict[str, Any], bool]:
+    """Output key -> dtype and per-example shape; and whether the model gave a dict."""
+    tree = jax.tree_util.tree_unflatten(
+        exported.out_tree, list(range(len(exported.out_avals)))
+    )
+    is_dict = isinstance(tree, Mapping)
+    outputs = {}
+    for key, index in (tree if is_dict else {"predictions": tree}).items():
+        aval = exported.out_avals[index]
+        shape = [d if isinstance(d, int) else None for d in aval.shape[1:]]
+        named = class_names and key in NAMED_PREDICTIONS
+        outputs[str(key)] = {
+            "dtype": STRING if named else str(aval.dtype),
+            "shape": shape,
+        }
+    return outputs, is_dict
+
+
+def _head(estimator: Estimator) -> Any:
+    """The head whose `transform_predictions` the estimator applies, if any."""
+    transform = getattr(estimator, "prediction_transform", None)
+    return getattr(transform, "__self__", None)
+
+
+def _class_names(estimator: Estimator) -> list[str] | None:
+    """The class names that the head's host transform gives "classes" predictions.
+
+    The export applies them itself; any other host transform of predictions is
+    Python code that cannot travel with it.
+    """
+    transform = getattr(estimator, "prediction_transform", None)
+    if transform is None:
+        return None
+    head = _head(estimator)
+    labels = getattr(head, "_classes", None)
+    vocabulary = getattr(labels, "vocabulary", None)
+    if vocabulary is not None:
+        return [str(v) for v in vocabulary]
+    from estimators.heads import Head
+
+    method = getattr(type(head), "transform_predictions", None)
+    if method is not Head.transform_predictions:
+        logger.warning(
+            "The estimator's prediction_transform %r is not part of the export: the "
+            "exported model returns the predictions as the model_fn computes them.",
+            transform,
+        )
+    return None
+
+
+def _label_vocabulary(estimator: Estimator) -> list[str] | None:
+    vocabulary = getattr(_head(estimator), "label_vocabulary", None)
+    return [str(v) for v in vocabulary] if vocabulary is not None else None
+
+
+def _head_info(estimator: Estimator) -> dict[str, Any] | None:
+    head = _head(estimator)
+    if head is None:
+        return None
+    info: dict[str, Any] = {"class": type(head).__name__}
+    for attr in ("n_classes", "label_dimension", "logits_dimension"):
+        value = getattr(head, attr, None)
+        if isinstance(value, int):
+            info[attr] = value
+    return info
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("estimators", "jax", "jaxlib", "numpy", "pyarrow"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[package] = importlib.metadata.version(package)
+    return versions
+
+
+def _write(
+    directory: str,
+    exported: jax.export.Exported,
+    arrays: dict[str, np.ndarray],
+    signature: dict[str, Any],
+    metadata: dict[str, Any],
+    transform_text: str | None,
+) -> None:
+    _files.write_file(directory, _files.PROGRAM, bytes(exported.serialize()))
+    _files.write_file(directory, _files.VARIABLES, safetensors.numpy.save(arrays))
+    _files.write_json(directory, _files.SIGNATURE, signature)
+    names = [_files.SIGNATURE, _files.PROGRAM, _files.VARIABLES]
+    if transform_text is not None:
+        _files.write_file(directory, _files.TRANSFORM, transform_text)
+        names.append(_files.TRANSFORM)
+    names += _mlmodel.write_pyfunc_files(directory, metadata["versions"])
+    manifest = {
+        "format": _files.FORMAT,
+        "format_version": _files.FORMAT_VERSION,
+        **metadata,
+        "files": _files.file_entries(directory, names),
+    }
+    _files.write_json(directory, _files.MANIFEST, manifest)
