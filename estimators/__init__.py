@@ -25,6 +25,12 @@ from estimators.canned import LinearClassifier
 from estimators.canned import LinearRegressor
 from estimators.data import Dataset
 from estimators.data import inputs
+from estimators.early_stopping import make_early_stopping_hook
+from estimators.early_stopping import read_eval_metrics
+from estimators.early_stopping import stop_if_higher_hook
+from estimators.early_stopping import stop_if_lower_hook
+from estimators.early_stopping import stop_if_no_decrease_hook
+from estimators.early_stopping import stop_if_no_increase_hook
 from estimators.estimator import Estimator
 from estimators.export import Predictor
 from estimators.export import build_parsing_serving_input_receiver_fn
@@ -40,6 +46,13 @@ from estimators.mode_keys import ModeKeys
 from estimators.run_config import RunConfig
 from estimators.spec import EstimatorSpec
 from estimators.train_state import TrainState
+from estimators.training import BestExporter
+from estimators.training import EvalSpec
+from estimators.training import Exporter
+from estimators.training import FinalExporter
+from estimators.training import LatestExporter
+from estimators.training import TrainSpec
+from estimators.training import train_and_evaluate
 from estimators.warm_start import WarmStartReport
 from estimators.warm_start import WarmStartSettings
 from estimators.writers import InMemoryWriter
@@ -51,6 +64,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BaselineClassifier",
     "BaselineRegressor",
+    "BestExporter",
     "CheckpointSaverListener",
     "DNNClassifier",
     "DNNLinearCombinedClassifier",
@@ -59,9 +73,13 @@ __all__ = [
     "Dataset",
     "Estimator",
     "EstimatorSpec",
+    "EvalSpec",
+    "Exporter",
+    "FinalExporter",
     "Hook",
     "InMemoryWriter",
     "JsonlWriter",
+    "LatestExporter",
     "LinearClassifier",
     "LinearRegressor",
     "LoggingHook",
@@ -73,6 +91,7 @@ __all__ = [
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
+    "TrainSpec",
     "TrainState",
     "WarmStartReport",
     "WarmStartSettings",
@@ -86,6 +105,13 @@ __all__ = [
     "heads",
     "inputs",
     "losses",
+    "make_early_stopping_hook",
     "metrics",
+    "read_eval_metrics",
+    "stop_if_higher_hook",
+    "stop_if_lower_hook",
+    "stop_if_no_decrease_hook",
+    "stop_if_no_increase_hook",
     "summary",
+    "train_and_evaluate",
 ]

@@ -132,6 +132,7 @@ class Estimator:
         self._prediction_transform = prediction_transform
         self._variables_cache: tuple[Any, Any] | None = None
         self._writer: MultiWriter | None = None
+        self._writer_users = 0
         self.warm_start_report: WarmStartReport | None = None
 
     # -- properties ------------------------------------------------------------------
@@ -165,6 +166,15 @@ class Estimator:
     def prediction_transform(self) -> Callable[[Any], Any] | None:
         """The host mapping applied to each batch of predictions, or None."""
         return self._prediction_transform
+
+    def eval_dir(self, name: str | None = None) -> str:
+        """tf's name for where the evaluation `name` keeps its results.
+
+        Evaluation metrics themselves are in `model_dir/metrics.jsonl` under
+        `eval/<key>` (or `eval_<name>/<key>`); early-stopping hooks accept this
+        path as `eval_dir`.
+        """
+        return os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
 
     # -- checkpoints -----------------------------------------------------------------
 
@@ -335,7 +345,9 @@ class Estimator:
         return TrainState.create(variables, optimizer, self._key())
 
     def _writers(self) -> MultiWriter:
-        """The JSON-lines writer in model_dir plus `config.metric_writers`."""
+        """Opens (or shares) the JSON-lines writer in model_dir plus
+        `config.metric_writers`; each call is paired with `_release_writers`."""
+        self._writer_users += 1
         if self._writer is None:
             os.makedirs(self._model_dir, exist_ok=True)
             path = os.path.join(self._model_dir, "metrics.jsonl")
@@ -354,8 +366,10 @@ class Estimator:
         if self._writer is None:
             return
         self._writer.flush()
-        self._writer.writers[0].close()
-        self._writer = None
+        self._writer_users -= 1
+        if self._writer_users == 0:  # an evaluate inside training keeps it open
+            self._writer.writers[0].close()
+            self._writer = None
 
     def _save(
         self,
@@ -587,7 +601,8 @@ class Estimator:
         results["loss"] = float(total_loss) / count
         results["global_step"] = global_step
         prefix = f"eval_{name}" if name else "eval"
-        self._writers().write_scalars(
+        writer = self._writers()
+        writer.write_scalars(
             global_step,
             {
                 f"{prefix}/{k}": v

@@ -1,0 +1,272 @@
+"""train_and_evaluate, TrainSpec / EvalSpec and the exporters."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import optax
+import pytest
+from support import batches_of, classifier_model_fn, fast_config
+
+import estimators as est
+from estimators.training import loss_smaller
+
+
+class RecordingExporter(est.Exporter):
+    """Records `(global_step, is_the_final_export)` of every call; exports nothing."""
+
+    def __init__(self, name="recorder"):
+        self._name = name
+        self.calls = []
+
+    @property
+    def name(self):
+        return self._name
+
+    def export(
+        self, estimator, export_path, checkpoint_path, eval_result, is_the_final_export
+    ):
+        assert export_path == os.path.join(estimator.model_dir, "export", self.name)
+        assert eval_result["global_step"] == int(checkpoint_path.rsplit("-", 1)[1])
+        self.calls.append((eval_result["global_step"], is_the_final_export))
+        return eval_result["global_step"]
+
+
+def endless(x, y, batch_size=30):
+    def input_fn():
+        while True:
+            yield {"x": x[:batch_size]}, y[:batch_size]
+
+    return input_fn
+
+
+def estimator(tmp_path, save_every=10, **params):
+    params.setdefault("hidden_units", [4])
+    return est.Estimator(
+        classifier_model_fn,
+        model_dir=str(tmp_path / "model"),
+        config=fast_config(save_checkpoints_steps=save_every),
+        params=params,
+    )
+
+
+def receiver(x):
+    return est.build_raw_serving_input_receiver_fn({"x": x[:1]})
+
+
+def stamps(path):
+    return sorted(os.listdir(path))
+
+
+def exported_step(path):
+    with open(os.path.join(path, "export.json")) as f:
+        return json.load(f)["global_step"]
+
+
+def test_each_checkpoint_is_evaluated_and_the_last_once_more_as_final(tmp_path, blobs):
+    x, y = blobs
+    classifier = estimator(tmp_path)
+    recorder = RecordingExporter()
+    latest = est.LatestExporter("latest", receiver(x), exports_to_keep=2)
+    final = est.FinalExporter("final", receiver(x))
+    specs = (
+        est.TrainSpec(endless(x, y), max_steps=30),
+        est.EvalSpec(
+            batches_of(x, y, 30),
+            name="val",
+            exporters=[recorder, latest, final],
+            throttle_secs=0,
+        ),
+    )
+    result, (step, latest_path, final_path) = est.train_and_evaluate(classifier, *specs)
+    # checkpoints at 10, 20 and 30 (= max_steps, the final one)
+    assert recorder.calls == [(10, False), (20, False), (30, True)]
+    assert list(est.read_eval_metrics(classifier.model_dir, "val")) == [10, 20, 30]
+    assert set(result) == {"accuracy", "loss", "global_step"}
+    assert result["global_step"] == step == 30
+    base = os.path.join(classifier.model_dir, "export")
+    # LatestExporter exported steps 10, 20, 30 and kept the newest two.
+    kept = stamps(os.path.join(base, "latest"))
+    assert [exported_step(os.path.join(base, "latest", s)) for s in kept] == [20, 30]
+    assert latest_path == os.path.join(base, "latest", kept[-1])
+    assert stamps(os.path.join(base, "final")) == [os.path.basename(final_path)]
+    assert exported_step(final_path) == 30
+
+    # Run again: max_steps is reached, so it only evaluates and exports step 30.
+    recorder.calls.clear()
+    result, _ = est.train_and_evaluate(classifier, *specs)
+    assert recorder.calls == [(30, True)] and result["global_step"] == 30
+
+
+def test_throttled_training_that_ends_with_its_input(tmp_path, blobs):
+    x, y = blobs
+    recorder = RecordingExporter()
+    evaluations = []
+
+    class CountEvaluations(est.Hook):
+        def begin(self, context):
+            evaluations.append(context.global_step)
+
+    est.train_and_evaluate(
+        estimator(tmp_path),
+        est.TrainSpec(batches_of(x, y, 30, epochs=9)),  # 90 / 30 * 9 = 27 steps
+        est.EvalSpec(
+            batches_of(x, y, 30),
+            steps=2,
+            hooks=[CountEvaluations()],
+            exporters=[recorder],
+            throttle_secs=3600,
+        ),
+    )
+    # 10 is the first checkpoint; 20 comes less than an hour later; 27, the last
+    # checkpoint, is evaluated once, as the final one.
+    assert evaluations == [10, 27]
+    assert recorder.calls == [(10, False), (27, True)]
+
+
+def test_an_early_stopping_hook_ends_training_at_the_expected_step(tmp_path, blobs):
+    x, y = blobs
+    # A zero learning rate keeps every evaluation's loss equal: never a decrease.
+    classifier = estimator(tmp_path, save_every=5, optimizer=optax.sgd(0.0))
+    hook = est.stop_if_no_decrease_hook(
+        classifier, "loss", 10, run_every_secs=None, run_every_steps=1
+    )
+    recorder = RecordingExporter()
+    result, _ = est.train_and_evaluate(
+        classifier,
+        est.TrainSpec(endless(x, y), max_steps=100, hooks=[hook]),
+        est.EvalSpec(batches_of(x, y, 30), exporters=[recorder], throttle_secs=0),
+    )
+    # The checkpoint of step s is evaluated before step s + 1 runs. The hook,
+    # after step 16, sees evaluations at 5, 10, 15 with the best (first) at 5:
+    # 15 - 5 = 10 >= 10 steps without decrease, so training stops at step 16,
+    # which is saved and evaluated as the final checkpoint.
+    assert recorder.calls == [(5, False), (10, False), (15, False), (16, True)]
+    assert result["global_step"] == 16
+    assert classifier.latest_checkpoint().endswith("ckpt-16")
+
+
+class FakeExports:
+    """Stands in for `export_saved_model`: numbered empty export directories."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, export_dir_base, serving_input_receiver_fn, checkpoint_path):
+        self.count += 1
+        path = os.path.join(export_dir_base, str(1000 + self.count))
+        os.makedirs(path)
+        return path
+
+
+@pytest.fixture
+def untrained(tmp_path, monkeypatch):
+    classifier = est.Estimator(classifier_model_fn, model_dir=str(tmp_path))
+    monkeypatch.setattr(classifier, "export_saved_model", FakeExports())
+    return classifier
+
+
+def export_best(exporter, classifier, loss, step=10):
+    path = os.path.join(classifier.model_dir, "export", exporter.name)
+    result = {"loss": loss, "global_step": step}
+    return exporter.export(classifier, path, "ckpt-10", result, False)
+
+
+def test_best_exporter_exports_only_improvements_and_keeps_the_newest(untrained):
+    exporter = est.BestExporter("best", exports_to_keep=2)
+    # losses 1.0 (first), 0.5 (< 1.0), 0.7 (not < 0.5), 0.4 (< 0.5)
+    paths = [export_best(exporter, untrained, loss) for loss in (1.0, 0.5, 0.7, 0.4)]
+    base = os.path.join(untrained.model_dir, "export", "best")
+    assert paths == [os.path.join(base, "1001"), os.path.join(base, "1002"), None,
+                     os.path.join(base, "1003")]  # fmt: skip
+    assert stamps(base) == ["1002", "1003"]
+
+
+def test_best_exporter_starts_from_the_best_recorded_evaluation(untrained):
+    with est.JsonlWriter(os.path.join(untrained.model_dir, "metrics.jsonl")) as w:
+        w.write_scalars(3, {"eval/loss": 0.45, "eval_other/loss": 0.1})
+        w.write_scalars(6, {"eval/loss": 0.6})
+        w.write_scalars(9, {"eval/loss": 0.2})  # the evaluation being exported
+    # best recorded: 0.45 at step 3 (step 9 is the current one; other names ignored)
+    assert export_best(est.BestExporter(), untrained, 0.5, step=9) is None
+    assert export_best(est.BestExporter(), untrained, 0.4, step=9) is not None
+    other = est.BestExporter("other", eval_name="other")  # best recorded: 0.1
+    assert export_best(other, untrained, 0.4, step=9) is None
+
+
+def test_best_exporter_takes_a_compare_fn(untrained):
+    def accuracy_higher(best_eval_result, current_eval_result):
+        return current_eval_result["accuracy"] > best_eval_result["accuracy"]
+
+    exporter = est.BestExporter("accuracy", compare_fn=accuracy_higher)
+    path = os.path.join(untrained.model_dir, "export", "accuracy")
+    exports = [
+        exporter.export(
+            untrained, path, "ckpt", {"accuracy": a, "global_step": 1}, False
+        )
+        for a in (0.5, 0.5, 0.75)
+    ]
+    assert [e is not None for e in exports] == [True, False, True]
+
+
+def test_training_without_data_names_the_input_fn(tmp_path, blobs):
+    x, y = blobs
+    with pytest.raises(ValueError, match="train_spec.input_fn"):
+        est.train_and_evaluate(
+            estimator(tmp_path),
+            est.TrainSpec(lambda: iter(())),
+            est.EvalSpec(batches_of(x, y, 30)),
+        )
+
+
+def test_loss_smaller():
+    assert loss_smaller({"loss": 2.0}, {"loss": 1.0})  # 2 > 1
+    assert not loss_smaller({"loss": 1.0}, {"loss": 1.0})
+    with pytest.raises(ValueError, match="current_eval_result"):
+        loss_smaller({"loss": 1.0}, {"accuracy": 1.0})
+
+
+def input_fn():
+    return {"x": [[0.0]]}, [0]
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (lambda: est.TrainSpec(input_fn, max_steps=0), ValueError, "`max_steps` must be > 0, got 0"),
+        (lambda: est.TrainSpec(input_fn, max_steps=2.5), ValueError, "`max_steps`"),
+        (lambda: est.TrainSpec(None), TypeError, "`input_fn` must be callable"),
+        (lambda: est.TrainSpec(input_fn, hooks=[object()]), TypeError, r"`hooks\[0\]`"),
+        (lambda: est.TrainSpec(input_fn, saving_listeners=[est.Hook()]), TypeError, "saving_listeners"),
+        (lambda: est.EvalSpec(input_fn, steps=0), ValueError, "`steps` must be > 0"),
+        (lambda: est.EvalSpec(input_fn, name=""), ValueError, "`name`"),
+        (lambda: est.EvalSpec(input_fn, throttle_secs=-1), ValueError, "`throttle_secs` must be >= 0"),
+        (lambda: est.EvalSpec(input_fn, start_delay_secs="1"), ValueError, "`start_delay_secs`"),
+        (lambda: est.EvalSpec(input_fn, exporters=["latest"]), TypeError, r"`exporters\[0\]` must be an est.Exporter"),
+        (lambda: est.EvalSpec(input_fn, exporters=[est.LatestExporter("a"), est.FinalExporter("a")]), ValueError, "distinct names"),
+        (lambda: est.LatestExporter(""), ValueError, "`name`"),
+        (lambda: est.LatestExporter("a/b"), ValueError, "one folder name"),
+        (lambda: est.LatestExporter("a", exports_to_keep=0), ValueError, "`exports_to_keep`"),
+        (lambda: est.FinalExporter("a", serving_input_receiver_fn=1), TypeError, "serving_input_receiver_fn"),
+        (lambda: est.BestExporter(compare_fn=lambda a, b: True), ValueError, "best_eval_result"),
+        (lambda: est.BestExporter(compare_fn=None), TypeError, "`compare_fn`"),
+        (lambda: est.train_and_evaluate(object(), None, None), TypeError, "`estimator`"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_named(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+def test_specs_are_swapped_by_mistake(tmp_path):
+    classifier = est.Estimator(classifier_model_fn, model_dir=str(tmp_path))
+    train_spec, eval_spec = est.TrainSpec(input_fn), est.EvalSpec(input_fn)
+    with pytest.raises(TypeError, match="`train_spec` must be an est.TrainSpec"):
+        est.train_and_evaluate(classifier, eval_spec, train_spec)
+
+
+def test_a_single_exporter_and_none_hooks_are_accepted():
+    exporter = est.LatestExporter("latest")
+    spec = est.EvalSpec(input_fn, hooks=None, exporters=exporter)
+    assert spec.exporters == (exporter,) and spec.hooks == ()
