@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/iris_custom_estimator.py
+	$(BIN)/estimators-pipeline run --config pipelines/iris.yaml --allow-reject
 
 test: $(STAMP)
 	$(BIN)/ruff check .

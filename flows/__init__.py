@@ -1,0 +1,1 @@
+"""Prefect flows: the training pipeline, batch prediction, and the command line."""

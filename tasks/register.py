@@ -1,0 +1,172 @@
+"""Register: a new model version, and the champion gate.
+
+The new version always gets registered (so every run's model can be found and
+compared); it takes the champion alias only when there is no champion, or when
+it beats the champion, both scored on this run's evaluation split, by more than
+the configured margin.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import mlflow
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+from prefect import task
+from prefect.runtime import flow_run as current_flow_run
+
+from flows.config import GateConfig, PipelineConfig
+from tasks.evaluate import Evaluation, champion_version
+from tasks.export import ModelRef
+from tasks.policies import retry_on_io
+
+__all__ = ["Decision", "decide", "register"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the gate decided for one model version.
+
+    Attributes:
+        model_name, version: The registered version.
+        promoted: Whether it took the alias.
+        alias: The alias (usually "champion").
+        reason: One line saying why, with both values.
+        metric, candidate, champion: The gate metric and both values
+            (`champion` None when there was none).
+        champion_version: The version it was compared with.
+    """
+
+    model_name: str
+    version: str
+    promoted: bool
+    alias: str
+    reason: str
+    metric: str
+    candidate: float
+    champion: float | None = None
+    champion_version: str | None = None
+
+
+def decide(
+    candidate: Evaluation, champion: Evaluation | None, gate: GateConfig
+) -> tuple[bool, str]:
+    """Whether `candidate` should replace `champion`, and why (one line).
+
+    Example:
+        >>> new = Evaluation(metrics={"accuracy": 0.95}, global_step=100)
+        >>> old = Evaluation(metrics={"accuracy": 0.9}, global_step=100, version="1")
+        >>> decide(new, old, GateConfig(margin=0.01))[0]
+        True
+        >>> decide(new, old, GateConfig(margin=0.1))
+        (False, 'accuracy 0.9500 does not beat champion v1 (0.9000) by more than 0.1')
+    """
+    metric = gate.metric
+    if metric not in candidate.metrics:
+        raise ValueError(
+            f"gate.metric {metric!r} is not an evaluation metric of this model; "
+            f"it has {sorted(candidate.metrics)}."
+        )
+    value = candidate.metrics[metric]
+    if math.isnan(value):
+        return False, f"{metric} is NaN"
+    if champion is None:
+        return True, f"{metric} {value:.4f}; there was no champion"
+    if metric not in champion.metrics:
+        return False, (
+            f"champion v{champion.version} has no {metric!r} to compare with; "
+            "move the alias by hand if this model should serve"
+        )
+    best = champion.metrics[metric]
+    sign = 1.0 if gate.higher_is_better else -1.0
+    better = sign * (value - best) > gate.margin
+    verb = "beats" if better else "does not beat"
+    where = "" if champion.source == "evaluated" else ", as recorded on its own split"
+    return better, (
+        f"{metric} {value:.4f} {verb} champion v{champion.version} "
+        f"({best:.4f}{where}) by more than {gate.margin:g}"
+    )
+
+
+def _existing_version(client: MlflowClient, name: str, run_id: str) -> str | None:
+    """A version this run registered before (a retried task or flow run)."""
+    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return str(versions[0].version) if versions else None
+
+
+def _champion_moved(
+    client: MlflowClient, name: str, alias: str, champion: Evaluation | None
+) -> str | None:
+    """Why not to promote when another run moved the alias since we compared."""
+    current = champion_version(client, name, alias)
+    now = str(current.version) if current else None
+    if now != (champion.version if champion else None):
+        return f"the {alias} changed during this run (now v{now}); re-run to compare"
+    return None
+
+
+def _record(
+    client: MlflowClient,
+    model: ModelRef,
+    champion: Evaluation | None,
+    decision: Decision,
+) -> None:
+    """Tags the version and the run with the verdict; logs the champion's scores."""
+    name, version = decision.model_name, decision.version
+    verdict = "promoted" if decision.promoted else "rejected"
+    tags = {
+        "gate.decision": verdict,
+        "gate.reason": decision.reason,
+        "prefect.flow_run_id": current_flow_run.id or "none",
+    }
+    tags |= {f"eval.{k}": f"{v:.6g}" for k, v in model.evaluation.metrics.items()}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    if champion is not None:  # its scores on this run's split, beside the new ones
+        now, step = int(time.time() * 1000), model.evaluation.global_step
+        metrics = [
+            Metric(f"champion/{k}", float(v), now, step)
+            for k, v in champion.metrics.items()
+        ]
+        client.log_batch(model.run_id, metrics=metrics, synchronous=True)
+    for key, value in {
+        "gate.decision": verdict,
+        "gate.reason": decision.reason,
+        "gate.champion_version": str(decision.champion_version),
+        "registered_model.name": name,
+        "registered_model.version": version,
+    }.items():
+        client.set_tag(model.run_id, key, value)
+
+
+@task(name="register", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
+def register(
+    config: PipelineConfig, model: ModelRef, champion: Evaluation | None
+) -> Decision:
+    """Registers the model as a new version; moves the alias when the gate passes."""
+    gate, name, client = config.gate, config.model_name, MlflowClient()
+    promote, reason = decide(model.evaluation, champion, gate)
+    moved = promote and _champion_moved(client, name, gate.alias, champion)
+    if moved:
+        promote, reason = False, moved
+    version = _existing_version(client, name, model.run_id) or str(
+        mlflow.register_model(model.model_uri, name).version
+    )
+    if promote:
+        client.set_registered_model_alias(name, gate.alias, version)
+    decision = Decision(
+        model_name=name,
+        version=version,
+        promoted=promote,
+        alias=gate.alias,
+        reason=reason,
+        metric=gate.metric,
+        candidate=model.evaluation.metrics[gate.metric],
+        champion=champion.metrics.get(gate.metric) if champion else None,
+        champion_version=champion.version if champion else None,
+    )
+    _record(client, model, champion, decision)
+    return decision

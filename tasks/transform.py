@@ -1,0 +1,89 @@
+"""Transform: learn the feature columns' statistics on the training split, freeze them.
+
+The frozen columns (vocabularies, mean/std, bucket boundaries) are the single
+definition of the features that training, evaluation, the champion comparison
+and the exported model all use, so training and serving cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import CacheKeyFnPolicy
+
+from estimators import feature_column as fc
+from estimators.data import Dataset
+from flows.config import PipelineConfig
+from tasks import columns as columns_lib
+from tasks.ingest import Splits
+from tasks.policies import content_key, output_cache_key, source_digest
+
+__all__ = ["FrozenColumns", "freeze", "transform"]
+
+_BATCH_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class FrozenColumns:
+    """A reference to frozen feature columns.
+
+    Attributes:
+        uri: The JSON file (`tasks.columns.read_groups` reads it).
+        raw_keys: Raw feature key -> dtype the columns read.
+    """
+
+    uri: str
+    raw_keys: dict[str, str]
+
+
+def _batches(uri: str, keys: list[str], label: str) -> Dataset:
+    return Dataset.from_parquet(uri, columns=keys, label=label).batch(_BATCH_ROWS)
+
+
+def freeze(splits: Splits, features: Any, label: str, path: str) -> FrozenColumns:
+    """Analyzes the columns on the train split, checks they apply, writes `path`.
+
+    Every row of both splits is run through `fc.transform` once, so a value the
+    columns cannot handle fails here, naming the column and row, not mid-training.
+    """
+    groups = columns_lib.build_groups(features)
+    keys = columns_lib.raw_keys(groups)
+    columns = columns_lib.all_columns(groups)
+    learnt = {
+        c.name: c
+        for c in fc.analyze(_batches(splits.train_uri, list(keys), label), columns)
+    }
+    frozen = {g: [learnt[c.name] for c in cols] for g, cols in groups.items()}
+    for uri in (splits.train_uri, splits.eval_uri):
+        for batch, _ in _batches(uri, list(keys), label):
+            fc.transform(batch, list(learnt.values()))
+    columns_lib.write_groups(frozen, path)
+    return FrozenColumns(uri=path, raw_keys=keys)
+
+
+def _output(splits: Splits, features: Any, label: str, work_dir: str) -> str:
+    key = content_key(splits, features, label, source_digest(freeze))
+    return os.path.join(os.path.abspath(work_dir), "transform", f"{key[:24]}.json")
+
+
+def _cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    config, splits = parameters["config"], parameters["splits"]
+    path = _output(splits, config.features, config.data.label, config.work_dir)
+    key = f"transform-{os.path.splitext(os.path.basename(path))[0]}"
+    return output_cache_key(context, key, os.path.exists(path))
+
+
+@task(name="transform", cache_policy=CacheKeyFnPolicy(cache_key_fn=_cache_key))
+def transform(config: PipelineConfig, splits: Splits) -> FrozenColumns:
+    """Freezes `config.features` on the training split.
+
+    Cached on the split (its content fingerprint and files), the feature spec,
+    the label and this module's source.
+    """
+    features, label = config.features, config.data.label
+    return freeze(
+        splits, features, label, _output(splits, features, label, config.work_dir)
+    )

@@ -1,0 +1,130 @@
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from flows.config import PipelineConfig
+from tasks import ingest as ingest_lib
+from tasks.ingest import ingest
+from tasks.policies import output_cache_key
+
+CENSUS_FEATURES = [
+    {"numeric_column": {"key": "age"}},
+    {"categorical_column_with_hash_bucket": {"key": "city", "hash_bucket_size": 10}},
+]
+
+
+def _config(work_dir, features=CENSUS_FEATURES, **data):
+    return PipelineConfig.model_validate(
+        {
+            "model_name": "data",
+            "data": data,
+            "features": features,
+            "estimator": {"type": "LinearClassifier"},
+            "work_dir": str(work_dir),
+        }
+    )
+
+
+def _rows(uri):
+    table = pq.read_table(uri)
+    return set(
+        zip(*(table.column(n).to_pylist() for n in table.column_names), strict=True)
+    )
+
+
+def test_split_is_deterministic_and_named_by_content(tmp_path, census_dir):
+    data = {"uri": str(census_dir), "label": "label", "eval_fraction": 0.25}
+    first = ingest.fn(_config(tmp_path / "a", **data))
+    second = ingest.fn(_config(tmp_path / "b", **data))
+    assert first.fingerprint == second.fingerprint
+    assert (first.train_rows, first.eval_rows) == (second.train_rows, second.eval_rows)
+    assert first.train_rows + first.eval_rows == 2000
+    assert 400 < first.eval_rows < 600  # ~25% of 2000 by a row hash
+    assert _rows(first.eval_uri) == _rows(second.eval_uri)
+    assert not _rows(first.train_uri) & _rows(first.eval_uri)
+
+
+def test_rows_keep_their_split_when_the_data_grows(tmp_path, census_dir):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    table = pq.read_table(census_dir)
+    pq.write_table(table.slice(0, 1000), folder / "part-0.parquet")
+    config = _config(tmp_path / "runs", uri=str(folder), label="label")
+    before = ingest.fn(config)
+    pq.write_table(table.slice(1000), folder / "part-1.parquet")
+    after = ingest.fn(config)
+    assert after.fingerprint != before.fingerprint
+    assert _rows(before.eval_uri) <= _rows(after.eval_uri)
+    assert _rows(before.train_uri) <= _rows(after.train_uri)
+
+
+def test_an_eval_uri_is_used_as_given(iris, tmp_path):
+    splits = ingest.fn(iris)
+    assert (splits.train_rows, splits.eval_rows) == (120, 30)
+    assert pq.read_schema(splits.eval_uri).names[-1] == "Species"
+
+
+@pytest.mark.parametrize(
+    ("features", "label", "message"),
+    [
+        (
+            [{"numeric_column": {"key": "agee"}}],
+            "label",
+            r"no column 'agee', which the feature columns read \(as float32\); columns: \['age'",
+        ),
+        (
+            [{"numeric_column": {"key": "city"}}],
+            "label",
+            r"column 'city' is string, but the feature columns read it as float32",
+        ),
+        ([{"numeric_column": {"key": "age"}}], "income", r"no label column 'income'"),
+    ],
+)
+def test_schema_errors_name_the_column(tmp_path, census_dir, features, label, message):
+    with pytest.raises(ValueError, match=message):
+        ingest.fn(_config(tmp_path, features, uri=str(census_dir), label=label))
+
+
+def test_missing_data_is_reported(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        ingest.fn(_config(tmp_path, [], uri=str(tmp_path / "nope.csv"), label="y"))
+
+
+def test_fingerprint_follows_content_not_the_path(tmp_path):
+    for name in ("a", "b"):
+        os.makedirs(tmp_path / name)
+        pq.write_table(pa.table({"x": [1.0, 2.0]}), tmp_path / name / "p.parquet")
+    assert ingest_lib.fingerprint(str(tmp_path / "a")) == ingest_lib.fingerprint(
+        str(tmp_path / "b")
+    )
+    pq.write_table(pa.table({"x": [1.0, 2.5]}), tmp_path / "b" / "p.parquet")
+    assert ingest_lib.fingerprint(str(tmp_path / "a")) != ingest_lib.fingerprint(
+        str(tmp_path / "b")
+    )
+
+
+class _Store:
+    def __init__(self, keys):
+        self.keys = keys
+
+    def exists(self, key):
+        return key in self.keys
+
+
+class _Context:
+    def __init__(self, keys):
+        self.result_store = _Store(keys)
+
+
+def test_a_cached_result_whose_files_were_deleted_is_recomputed():
+    assert (
+        output_cache_key(_Context(set()), "k", outputs_exist=False) == "k"
+    )  # first run
+    assert (
+        output_cache_key(_Context({"k"}), "k", outputs_exist=True) == "k"
+    )  # cache hit
+    assert (
+        output_cache_key(_Context({"k"}), "k", outputs_exist=False) is None
+    )  # rm -rf runs/

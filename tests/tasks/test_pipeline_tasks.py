@@ -1,0 +1,111 @@
+"""The stages one after the other, as the flow calls them, without Prefect's engine."""
+
+import dataclasses
+import os
+
+import pyarrow.parquet as pq
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tasks.evaluate import evaluate, evaluate_champion
+from tasks.export import export
+from tasks.ingest import ingest
+from tasks.predict import resolve_model, score_to_parquet
+from tasks.register import register
+from tasks.runs import end_run, start_run
+from tasks.train import train
+from tasks.transform import transform
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, make_iris_config):
+    config = make_iris_config(tmp_path_factory.mktemp("chain") / "runs")
+    splits = ingest.fn(config)
+    run_id = start_run.fn(config, splits)
+    columns = transform.fn(config, splits)
+    model = train.fn(config, splits, columns, run_id)
+    candidate = evaluate.fn(config, splits, model)
+    assert evaluate_champion.fn(config, splits) is None  # the first model
+    exported = export.fn(config, splits, model, candidate)
+    decision = register.fn(config, exported, None)
+    end_run.fn(config, run_id)
+    return locals()
+
+
+def test_the_first_model_becomes_champion(chain):
+    decision, config = chain["decision"], chain["config"]
+    assert decision.promoted and decision.version == "1"
+    champion = MlflowClient().get_model_version_by_alias(config.model_name, "champion")
+    assert str(champion.version) == "1" and champion.run_id == chain["run_id"]
+    assert champion.tags["gate.decision"] == "promoted"
+    logged = MlflowClient().get_logged_model(
+        chain["exported"].model_uri.removeprefix("models:/")
+    )
+    experiment = MlflowClient().get_run(chain["run_id"]).info.experiment_id
+    assert logged.experiment_id == experiment and str(logged.status) == "READY"
+
+
+def test_the_run_holds_params_tags_metrics_and_artifacts(chain):
+    client, run_id = MlflowClient(), chain["run_id"]
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train.steps"] == "200"
+    assert run.data.params["estimator.args.hidden_units"] == "[10, 10]"
+    assert run.data.tags["data.fingerprint"] == chain["splits"].fingerprint
+    assert run.data.tags["registered_model.version"] == "1"
+    # loss at every save_summary_steps (20) up to steps (200)
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(
+        range(20, 201, 20)
+    )
+    [accuracy] = client.get_metric_history(run_id, "eval/accuracy")
+    assert (
+        accuracy.step == 200
+        and accuracy.value == chain["candidate"].metrics["accuracy"]
+    )
+    paths = {a.path for a in client.list_artifacts(run_id)}
+    assert {"checkpoints", "pipeline", "plots"} <= paths
+    assert {a.path for a in client.list_artifacts(run_id, "plots")} == {
+        "plots/confusion_matrix.png",
+        "plots/training_curve.png",
+    }
+    assert "checkpoints/checkpoint.json" in {
+        a.path for a in client.list_artifacts(run_id, "checkpoints")
+    }
+
+
+def test_the_champion_is_rescored_exactly_on_the_same_split(chain):
+    champion = evaluate_champion.fn(chain["config"], chain["splits"])
+    assert champion.version == "1" and champion.source == "evaluated"
+    assert champion.metrics == chain["candidate"].metrics
+
+
+def test_training_resumes_from_the_run_model_dir(chain):
+    config = chain["config"]
+    again = train.fn(config, chain["splits"], chain["columns"], chain["run_id"])
+    assert again == chain["model"]
+    assert "ckpt-201" not in os.listdir(again.model_dir)  # nothing new to train
+
+
+def test_the_champion_scores_a_csv(chain, tmp_path, repo):
+    uri = resolve_model.fn(chain["config"].model_name)
+    assert uri == f"models:/{chain['config'].model_name}/1"
+    out = tmp_path / "scored.parquet"
+    scored = score_to_parquet(uri, str(repo / "data/iris_test.csv"), str(out))
+    table = pq.read_table(out)
+    assert scored.rows == table.num_rows == 30
+    assert {"SepalLength", "Species", "class_ids", "probabilities"} <= set(
+        table.column_names
+    )
+
+
+def test_a_champion_that_cannot_read_the_new_split_falls_back_to_its_record(
+    chain, tmp_path
+):
+    splits = chain["splits"]
+    table = pq.read_table(splits.eval_uri).drop_columns(["PetalWidth"])
+    pq.write_table(table, tmp_path / "eval.parquet")
+    changed = dataclasses.replace(splits, eval_uri=str(tmp_path / "eval.parquet"))
+    champion = evaluate_champion.fn(chain["config"], changed)
+    assert champion.source == "recorded" and champion.version == "1"
+    assert champion.metrics["accuracy"] == chain["candidate"].metrics["accuracy"]
+    assert "could not be evaluated on this split" in champion.notes[0]

@@ -1,0 +1,92 @@
+import json
+import os
+import types
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tasks import runs
+
+
+def _spool(config, run_id, points=3):
+    folder = runs.run_dir(config, run_id)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "train.unsent.jsonl")
+    with open(path, "w") as f:
+        for step in range(1, points + 1):
+            record = {"key": "loss", "value": 1.0 / step, "timestamp": 0, "step": step}
+            f.write(json.dumps(record) + "\n")
+    return path
+
+
+def _run(config):
+    client = MlflowClient()
+    experiment = runs.experiment_id(client, config)
+    return client, client.create_run(experiment).info.run_id
+
+
+def test_experiment_artifacts_sit_beside_the_local_database(iris):
+    client = MlflowClient()
+    experiment = client.get_experiment(runs.experiment_id(client, iris))
+    database = os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///")
+    expected = os.path.join(os.path.dirname(database), "mlartifacts", iris.model_name)
+    assert experiment.artifact_location == expected
+    assert runs.experiment_id(client, iris) == experiment.experiment_id  # found again
+
+
+def test_spooled_points_reach_the_run_when_mlflow_is_back(iris):
+    client, run_id = _run(iris)
+    path = _spool(iris, run_id)
+    assert runs.resend_spools(iris, run_id) == 3
+    assert not os.path.exists(path)
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1, 2, 3]
+
+
+def test_unreachable_mlflow_says_where_the_points_are_and_what_to_run(iris):
+    class Down:
+        def log_batch(self, *args, **kwargs):
+            raise ConnectionError("connection refused")
+
+    path = _spool(iris, "run-1")
+    with pytest.raises(runs.UnsentMetrics) as error:
+        runs.resend_spools(iris, "run-1", Down())
+    message = str(error.value)
+    assert path in message and "estimators-pipeline resend" in message
+    assert "connection refused" in message and os.path.exists(path)
+
+
+def _flow_run(config, flow_run_id):
+    return types.SimpleNamespace(
+        id=flow_run_id, parameters={"config": config.model_dump(), "overrides": None}
+    )
+
+
+def test_a_failed_flow_run_fails_its_mlflow_run(iris):
+    client = MlflowClient()
+    experiment = runs.experiment_id(client, iris)
+    tags = {runs.FLOW_RUN_TAG: "flow-run-1"}
+    run_id = client.create_run(experiment, tags=tags).info.run_id
+    state = types.SimpleNamespace(message="Task run failed: ValueError('boom')")
+    runs.mark_run_failed(None, _flow_run(iris, "flow-run-1"), state)
+    run = client.get_run(run_id)
+    assert run.info.status == "FAILED" and "boom" in run.data.tags["failure"]
+
+
+def test_a_finished_run_keeps_its_status(iris):
+    client = MlflowClient()
+    experiment = runs.experiment_id(client, iris)
+    tags = {runs.FLOW_RUN_TAG: "flow-run-2"}
+    run_id = client.create_run(experiment, tags=tags).info.run_id
+    client.set_terminated(run_id, "FINISHED")
+    runs.mark_run_failed(
+        None,
+        _flow_run(iris, "flow-run-2"),
+        types.SimpleNamespace(message="gate rejected"),
+    )
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_the_hook_never_raises(iris, caplog):
+    broken = types.SimpleNamespace(id="x", parameters={})
+    runs.mark_run_failed(None, broken, types.SimpleNamespace(message=""))
+    assert "Could not mark the MLflow run failed" in caplog.text
