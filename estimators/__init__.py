@@ -9,6 +9,7 @@ Example:
 from estimators import canned
 from estimators import checkpoints
 from estimators import data
+from estimators import distribute
 from estimators import export
 from estimators import feature_column
 from estimators import heads
@@ -100,6 +101,7 @@ __all__ = [
     "canned",
     "checkpoints",
     "data",
+    "distribute",
     "export",
     "feature_column",
     "heads",

@@ -43,6 +43,12 @@ class _Failure:
 _END = object()
 
 
+def _default_place(tree: Any, stacked: bool) -> Any:
+    # On the CPU the compiled call takes numpy arrays as they are; an explicit
+    # device_put of every array of a group costs more than it saves.
+    return tree if jax.default_backend() == "cpu" else jax.device_put(tree)
+
+
 class GroupFeeder:
     """Iterates `Group`s prepared by a daemon thread; `close()` stops it.
 
@@ -55,6 +61,9 @@ class GroupFeeder:
         last_step: Stop after this step (None: at the end of the input).
         position: Returns the input position after the batches read so far.
         depth: Groups prepared ahead.
+        place: `place(tree, stacked)` puts a group's host arrays on the devices
+            (`stacked`: leading axis = steps); default `jax.device_put`.
+        multiple: Batches are padded to a multiple of this (the device count).
     """
 
     def __init__(
@@ -68,8 +77,14 @@ class GroupFeeder:
         last_step: int | None,
         position: Callable[[], Any],
         depth: int = 2,
+        place: Callable[[Any, bool], Any] | None = None,
+        multiple: int = 1,
     ) -> None:
         self._pending = [first]
+        self._full_rows = float(first[2].sum())  # real rows of a full batch
+        self._place = place or _default_place
+        self.input_exhausted = False
+        self._multiple = multiple
         self._batches = batches
         self._batch_size = batch_size
         self._per_call = steps_per_execution
@@ -120,6 +135,7 @@ class GroupFeeder:
                     if not self._put(self._group(batches, exhausted)):
                         return
                 if exhausted or not batches:
+                    self.input_exhausted = True
                     break
             self._put(_END)
         except BaseException as error:  # handed to the consumer, raised there
@@ -130,9 +146,9 @@ class GroupFeeder:
         if len(batches) > 1:
             stacked = jax.tree.map(lambda *xs: np.stack(xs), *batches)
             return Group(
-                jax.device_put(stacked), len(batches), True, position, exhausted
+                self._place(stacked, True), len(batches), True, position, exhausted
             )
-        return Group(jax.device_put(batches), 1, False, position, exhausted)
+        return Group(self._place(batches, False), 1, False, position, exhausted)
 
     def _collect(self) -> tuple[list[Any], bool]:
         """Up to `steps_per_execution` full batches, or one odd-sized batch.
@@ -152,8 +168,12 @@ class GroupFeeder:
                 if raw is None:
                     return group, True
                 features, labels, rows = raw
-                batch = pad_batch(features, labels, rows, max(rows, self._batch_size))
-            full = len(batch[2]) == self._batch_size and batch[2].min() == 1.0
+                size = max(rows, self._batch_size)
+                size = -(-size // self._multiple) * self._multiple
+                batch = pad_batch(features, labels, rows, size)
+            full = (
+                len(batch[2]) == self._batch_size and batch[2].sum() == self._full_rows
+            )
             if not full and group:
                 self._pending.append(batch)
                 return group, False

@@ -39,9 +39,16 @@ def call_input_fn(
         "params": params,
         "mode": ModeKeys(mode),
         "config": config,
-        "input_context": None,
+        "input_context": _input_context(config, mode),
     }
     return input_fn(**{k: v for k, v in available.items() if k in names})
+
+
+def _input_context(config: Any, mode: str) -> Any:
+    """The distribution strategy's `InputContext` for `mode`, or None."""
+    field = "train_distribute" if mode == ModeKeys.TRAIN else "eval_distribute"
+    strategy = getattr(config, field, None)
+    return strategy.input_context() if strategy is not None else None
 
 
 def _is_string_array(value: Any) -> str | None:

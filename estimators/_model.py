@@ -222,7 +222,7 @@ def train_steps(
     state, outputs = jax.lax.scan(
         lambda s, b: _train_step(program, s, b), state, batches
     )
-    return state, jax.tree.map(lambda x: x[-1], outputs)
+    return _keep_replicated(program, state), jax.tree.map(lambda x: x[-1], outputs)
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
@@ -230,7 +230,16 @@ def train_step(
     program: ModelProgram, state: TrainState, batch: tuple[Any, Any, jax.Array]
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """Runs one training step."""
-    return _train_step(program, state, batch)
+    state, outputs = _train_step(program, state, batch)
+    return _keep_replicated(program, state), outputs
+
+
+def _keep_replicated(program: ModelProgram, state: TrainState) -> TrainState:
+    """Under `train_distribute`, pins the new state to every device."""
+    strategy = getattr(program.config, "train_distribute", None)
+    if strategy is None:
+        return state
+    return jax.lax.with_sharding_constraint(state, strategy.replicated_sharding)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from estimators import _model, checkpoints
+from estimators import _model, checkpoints, distribute
 from estimators._feeder import Group, GroupFeeder
 from estimators._input import InputPipeline, call_input_fn, next_power_of_two, pad_batch
 from estimators.hooks import (
@@ -123,6 +123,12 @@ class Estimator:
         self._config = config.replace(model_dir=model_dir)
         self._params = dict(params) if params is not None else {}
         self._program = _model.ModelProgram(model_fn, self._params, self._config)
+        self._train_distribute = distribute.strategy_for(
+            config.train_distribute, "train_distribute"
+        )
+        self._eval_distribute = distribute.strategy_for(
+            config.eval_distribute, "eval_distribute"
+        )
         self._model_fn = model_fn
         self._warm_start_from = warm_start_from
         if feature_columns is None:
@@ -279,6 +285,8 @@ class Estimator:
         _check_steps(steps, max_steps)
         latest = self.latest_checkpoint()
         start = checkpoints.checkpoint_step(latest) if latest else 0
+        if self._train_distribute is not None:  # every process follows the chief
+            start = int(self._train_distribute.broadcast(np.int32(start)))
         if max_steps is not None and start >= max_steps:
             logger.info(
                 "Skipping training since max_steps (%d) has already been reached.",
@@ -296,9 +304,12 @@ class Estimator:
             logger.warning("input_fn gave no data; nothing to train.")
             return self
         features, labels, rows = first
-        batch_size = rows
+        strategy = self._train_distribute
+        batch_size = strategy.padded_size(rows) if strategy else rows
         first_batch = pad_batch(features, labels, rows, batch_size)
         state = self._train_state(latest, first_batch)
+        if strategy is not None:
+            state = strategy.replicate(state)
         hooks = [
             LoggingHook(self._config.log_step_count_steps),
             *(hooks or ()),
@@ -349,12 +360,11 @@ class Estimator:
         `config.metric_writers`; each call is paired with `_release_writers`."""
         self._writer_users += 1
         if self._writer is None:
-            os.makedirs(self._model_dir, exist_ok=True)
-            path = os.path.join(self._model_dir, "metrics.jsonl")
-            writers: list[MetricWriter] = [
-                JsonlWriter(path),
-                *self._config.metric_writers,
-            ]
+            writers: list[MetricWriter] = []
+            if distribute.is_chief():  # the other processes of a multi-host run
+                os.makedirs(self._model_dir, exist_ok=True)
+                path = os.path.join(self._model_dir, "metrics.jsonl")
+                writers = [JsonlWriter(path), *self._config.metric_writers]
             self._writer = MultiWriter(writers)
         return self._writer
 
@@ -368,7 +378,8 @@ class Estimator:
         self._writer.flush()
         self._writer_users -= 1
         if self._writer_users == 0:  # an evaluate inside training keeps it open
-            self._writer.writers[0].close()
+            if self._writer.writers:
+                self._writer.writers[0].close()
             self._writer = None
 
     def _save(
@@ -379,6 +390,8 @@ class Estimator:
     ) -> bool:
         step = int(state.step)
         self._check_finite(state)
+        if not distribute.is_chief():  # only the chief of a multi-host run writes
+            return False
         for listener in listeners:
             listener.before_save(step)
         tree = {
@@ -421,6 +434,7 @@ class Estimator:
         last_step: int | None,
     ) -> None:
         config = self._config
+        strategy = self._train_distribute
         writer = self._writers()
         step = int(state.step)
         saved_step = step
@@ -444,6 +458,8 @@ class Estimator:
             start_step=step,
             last_step=last_step,
             position=pipeline.get_state,
+            place=strategy.shard_batch if strategy else None,
+            multiple=strategy.local_device_count if strategy else 1,
         )
         position = None
         try:
@@ -471,6 +487,11 @@ class Estimator:
                     saved_step, last_save_time = step, time.monotonic()
                 if context.stop_requested:
                     break
+            else:
+                if feeder.input_exhausted:
+                    # A finite input was read to its end: the next train() starts
+                    # a new pass over it, as in tf, instead of resuming at its end.
+                    position, saved_step = None, None
             if step != saved_step:
                 self._save(state, position, listeners)
             else:
@@ -561,7 +582,8 @@ class Estimator:
         totals: dict[str, Metric] = {}
         total_loss: Any = None
         count = 0
-        variables = global_step = rng = None
+        variables = global_step = rng = step_array = None
+        strategy = self._eval_distribute
         context = StepContext(
             mode=ModeKeys.EVAL, global_step=0, model_dir=self._model_dir
         )
@@ -572,19 +594,29 @@ class Estimator:
             if labels is None:
                 raise ValueError("evaluate needs labels, but input_fn gave none.")
             target = size if rows <= size else next_power_of_two(rows)
+            if strategy is not None:
+                target = strategy.padded_size(target)
             batch = pad_batch(features, labels, rows, target)
             if variables is None:
                 variables, global_step, rng = self._variables_for(
                     checkpoint_path, batch, ModeKeys.EVAL
                 )
+                step_array = jnp.int32(global_step)
+                if strategy is not None:  # with several processes: the chief's
+                    variables, step_array, rng = strategy.replicate(
+                        (variables, step_array, rng)
+                    )
+                    global_step = int(step_array)
                 context.global_step = global_step
                 hooks += list(self._spec(ModeKeys.EVAL, batch).evaluation_hooks)
                 for hook in hooks:
                     hook.begin(context)
             for hook in hooks:
                 hook.before_step(context)
+            if strategy is not None:
+                batch = strategy.shard_batch(batch)
             loss, metrics = _model.eval_step(
-                self._program, variables, jnp.int32(global_step), rng, batch
+                self._program, variables, step_array, rng, batch
             )
             context._set_outputs({"loss": loss})
             for hook in hooks:
@@ -649,21 +681,34 @@ class Estimator:
             mode=ModeKeys.PREDICT, global_step=0, model_dir=self._model_dir
         )
         variables = rng = None
+        strategy = self._eval_distribute
         for features, _, rows in pipeline:
-            batch = pad_batch(features, None, rows, next_power_of_two(rows))
+            size = next_power_of_two(rows)
+            if strategy is not None:
+                size = strategy.padded_size(size)
+            batch = pad_batch(features, None, rows, size)
             if variables is None:
                 variables, context.global_step, rng = self._variables_for(
                     checkpoint_path, batch, ModeKeys.PREDICT
                 )
+                if strategy is not None:  # with several processes: the chief's
+                    variables, rng, step = strategy.replicate(
+                        (variables, rng, jnp.int32(context.global_step))
+                    )
+                    context.global_step = int(step)
                 hooks += list(self._spec(ModeKeys.PREDICT, batch).prediction_hooks)
                 for hook in hooks:
                     hook.begin(context)
             for hook in hooks:
                 hook.before_step(context)
-            outputs = _model.predict_step(self._program, variables, rng, batch[0], keys)
+            inputs = batch[0] if strategy is None else strategy.shard_batch(batch[0])
+            outputs = _model.predict_step(self._program, variables, rng, inputs, keys)
             # np.asarray per output is several times cheaper than jax.device_get
             # on the whole dict for a single-row request.
-            predictions = jax.tree.map(np.asarray, outputs)
+            if strategy is None:
+                predictions = jax.tree.map(np.asarray, outputs)
+            else:  # this process's rows of the sharded outputs
+                predictions = strategy.local(outputs)
             if self._prediction_transform is not None:
                 predictions = self._prediction_transform(predictions)
             for hook in hooks:

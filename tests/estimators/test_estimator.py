@@ -410,3 +410,27 @@ def test_a_single_array_of_features_reaches_the_model_fn(tmp_path, blobs):
         list(model.predict(est.inputs.numpy_input_fn(x, batch_size=90, shuffle=False)))
     )
     assert np.mean(predicted == y) > 0.95
+
+
+def test_a_finite_dataset_read_to_its_end_starts_a_new_pass_next_time(tmp_path, blobs):
+    x, y = blobs
+    classifier = make(tmp_path)
+
+    def one_epoch():
+        return est.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(30)
+
+    classifier.train(one_epoch)  # 90 rows / 30 = 3 steps
+    classifier.train(one_epoch)  # a new pass, as tf.estimator: 3 more
+    assert classifier.get_variable_value("global_step") == 6
+
+
+def test_an_interrupted_pass_resumes_where_it_stopped(tmp_path, blobs):
+    x, y = blobs
+    classifier = make(tmp_path)
+
+    def one_epoch():
+        return est.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(10)
+
+    classifier.train(one_epoch, steps=4)  # rows 0-39
+    classifier.train(one_epoch)  # rows 40-89: the rest of the pass, 5 steps
+    assert classifier.get_variable_value("global_step") == 9
