@@ -30,3 +30,65 @@ def test_the_contract_names_of_design_md_are_public():
     assert required <= set(est.__all__)
     assert callable(est.inputs.numpy_input_fn) and callable(est.inputs.pandas_input_fn)
     assert hasattr(est.data, "Dataset")
+
+
+PINNED = [
+    "BaselineClassifier",
+    "BaselineRegressor",
+    "BestExporter",
+    "CheckpointSaverListener",
+    "DNNClassifier",
+    "DNNLinearCombinedClassifier",
+    "DNNLinearCombinedRegressor",
+    "DNNRegressor",
+    "Dataset",
+    "Estimator",
+    "EstimatorSpec",
+    "EvalSpec",
+    "Exporter",
+    "FinalExporter",
+    "Hook",
+    "InMemoryWriter",
+    "JsonlWriter",
+    "LatestExporter",
+    "LinearClassifier",
+    "LinearRegressor",
+    "LoggingHook",
+    "MetricWriter",
+    "ModeKeys",
+    "NanLossDuringTrainingError",
+    "NanTensorHook",
+    "Predictor",
+    "RunConfig",
+    "StepContext",
+    "StopAtStepHook",
+    "TrainSpec",
+    "TrainState",
+    "WarmStartReport",
+    "WarmStartSettings",
+    "build_parsing_serving_input_receiver_fn",
+    "build_raw_serving_input_receiver_fn",
+    "canned",
+    "checkpoints",
+    "data",
+    "distribute",
+    "export",
+    "feature_column",
+    "heads",
+    "inputs",
+    "losses",
+    "make_early_stopping_hook",
+    "metrics",
+    "read_eval_metrics",
+    "stop_if_higher_hook",
+    "stop_if_lower_hook",
+    "stop_if_no_decrease_hook",
+    "stop_if_no_increase_hook",
+    "summary",
+    "train_and_evaluate",
+]
+
+
+def test_the_public_api_is_pinned():
+    # A change to the public API is deliberate: update this list with it.
+    assert est.__all__ == PINNED
