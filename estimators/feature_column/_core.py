@@ -145,7 +145,10 @@ class HostContext:
                 f"features must be a dict of arrays, got {type(features).__name__}."
             )
         self.features = features
-        self._ids: dict[FeatureColumn, np.ndarray] = {}
+        # Keyed by id(): hashing a column hashes all its fields (~40 us for a
+        # 10k-value vocabulary). Holding the column keeps its id from reuse.
+        self._ids: dict[int, tuple[FeatureColumn, np.ndarray]] = {}
+        self._strings: dict[str, _inputs.EncodedStrings] = {}
         self._batch: tuple[str, int] | None = None
 
     def raw(self, key: str, column: FeatureColumn) -> Any:
@@ -169,10 +172,28 @@ class HostContext:
 
     def ids(self, column: CategoricalColumn) -> np.ndarray:
         """The column's ids for this batch, computed once."""
-        if column not in self._ids:
+        found = self._ids.get(id(column))
+        if found is None:
             require_frozen(column)
-            self._ids[column] = column._host_ids(self)
-        return self._ids[column]
+            found = self._ids[id(column)] = (column, column._host_ids(self))
+        return found[1]
+
+    def strings(
+        self, key: str, column: FeatureColumn, *, allow_numbers: bool
+    ) -> _inputs.EncodedStrings:
+        """Raw string feature `key`, dictionary-encoded once for all its columns.
+
+        `allow_numbers` as in `_inputs.string_values` (integers as decimal
+        text); an encoding made with it also serves calls without it when the
+        feature holds no integers (else such a call raises, as it should).
+        """
+        found = self._strings.get(key)
+        if found is None or (found.numbers and not allow_numbers):
+            found = _inputs.string_codes(
+                self.raw(key, column), key, allow_numbers=allow_numbers
+            )
+            self._strings[key] = found
+        return found
 
 
 def is_feature_column(value: Any) -> bool:
@@ -207,6 +228,8 @@ def needs_analyze_message(column: FeatureColumn) -> str:
 
 def require_frozen(column: FeatureColumn) -> None:
     """Raises the needs-analyze error if the column or a nested one is open."""
+    if not column._column_fields and column._open_analyzer is None:
+        return  # a frozen leaf (the common case, checked on every batch)
     for col in walk([column]):
         if col._open_analyzer is not None:
             raise FeatureInputError(needs_analyze_message(col))

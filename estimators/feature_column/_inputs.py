@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from estimators.feature_column import _hashing
+
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|infinity|nan)$"
 _EXPECTED = {
     "string": "strings",
@@ -185,23 +187,123 @@ def string_values(
     Empty strings count as missing, as tf's dense-to-sparse conversion dropped
     them. Integers become their decimal text when `allow_numbers` (hash columns).
     """
+    array, layout, _ = _text_array(value, key, allow_numbers=allow_numbers)
+    array = pc.cast(array, pa.large_string())
+    array = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.large_string()), array)
+    return array, layout
+
+
+def _text_array(
+    value: Any, key: str, *, allow_numbers: bool
+) -> tuple[pa.Array, Layout, bool]:
+    """Flat string / large_string values (nulls and "" kept), their layout and
+    whether they are integers turned into text."""
     batch = batch_size(value, key)
     array, layout = flatten(to_arrow(value, key, "string"), batch, value)
     kind = array.type
     if pa.types.is_null(kind):
-        return pa.nulls(len(array), pa.large_string()), layout
+        return pa.nulls(len(array), pa.large_string()), layout, False
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         array = _decode_binary(array, key, layout)
     elif pa.types.is_integer(kind) and allow_numbers:
-        array = pc.cast(array, pa.large_string())
+        return pc.cast(array, pa.large_string()), layout, True
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         row, shown = first_valid(array, layout)
         raise _error(
             f"feature '{key}': expected strings, got {kind} (row {row}: {shown!r})."
         )
-    array = pc.cast(array, pa.large_string())
-    array = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.large_string()), array)
-    return array, layout
+    return array, layout, False
+
+
+class EncodedStrings:
+    """One string feature of a batch, dictionary-encoded (see `string_codes`).
+
+    `codes[i]` is the position of flat value `i` in `dictionary` (its distinct
+    values), or -1 when the value is missing (null or ""; "" may still sit
+    unused in `dictionary`). Columns compute one result per distinct value
+    and spread it over the rows with `per_value`; `texts()` and
+    `fingerprints()` are computed once per batch however many columns ask.
+    `numbers` tells that the feature held integers (made decimal text).
+    """
+
+    __slots__ = ("_fingerprints", "_texts", "codes", "dictionary", "layout", "numbers")
+
+    def __init__(
+        self, codes: np.ndarray, dictionary: pa.Array, layout: Layout, numbers: bool
+    ) -> None:
+        self.codes = codes
+        self.dictionary = dictionary
+        self.layout = layout
+        self.numbers = numbers
+        self._texts: list[str] | None = None
+        self._fingerprints: np.ndarray | None = None
+
+    def texts(self) -> list[str]:
+        """The distinct values as Python strings."""
+        if self._texts is None:
+            self._texts = self.dictionary.to_pylist()
+        return self._texts
+
+    def fingerprints(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """`uint64 fingerprint64` of the distinct values (at `positions`: all)."""
+        if positions is None and self._fingerprints is None:
+            self._fingerprints = _fingerprints(self.dictionary, self._texts)
+        if self._fingerprints is not None:
+            found = self._fingerprints
+            return found if positions is None else found[positions]
+        texts = None if self._texts is None else [self._texts[i] for i in positions]
+        return _fingerprints(self.dictionary.take(positions), texts)
+
+    def per_value(self, table: np.ndarray, fill: Any) -> np.ndarray:
+        """`table[codes]` for each flat value, `fill` where it is missing."""
+        table = np.asarray(table)
+        extended = np.concatenate([table, np.array([fill], dtype=table.dtype)])
+        return extended[self.codes]
+
+
+_VECTORISED_HASHING = 1_000
+"""From this many distinct values, hashing their bytes with numpy is cheaper
+than looking their Python strings up in `_hashing.text_fingerprints`."""
+
+
+def _fingerprints(values: pa.Array, texts: list[str] | None) -> np.ndarray:
+    """`fingerprint64` of distinct string values (`texts`: them as Python str)."""
+    if len(values) >= _VECTORISED_HASHING:
+        return _hashing.fingerprint64(values)
+    return _hashing.text_fingerprints(values.to_pylist() if texts is None else texts)
+
+
+def string_codes(value: Any, key: str, *, allow_numbers: bool) -> EncodedStrings:
+    """`string_values`, dictionary-encoded: distinct values and per-value codes.
+
+    Same checks and errors as `string_values`, and the same values:
+    `string_values(...)[i]` is `dictionary[codes[i]]`, or null where `codes[i]`
+    is -1.
+    """
+    array, layout, numbers = _text_array(value, key, allow_numbers=allow_numbers)
+    if array.null_count == len(array):
+        codes = np.full(len(array), -1, np.int32)
+        return EncodedStrings(codes, pa.array([], pa.large_string()), layout, numbers)
+    encoded = array.dictionary_encode()
+    indices = encoded.indices
+    if indices.null_count:
+        indices = indices.fill_null(-1)
+    codes = indices.to_numpy()  # int32, read-only
+    dictionary = encoded.dictionary
+    empty = _empty_position(dictionary)
+    if empty >= 0:
+        codes = np.where(codes == empty, -1, codes)
+    return EncodedStrings(codes, dictionary, layout, numbers)
+
+
+def _empty_position(dictionary: pa.Array) -> int:
+    """Position of "" among distinct string values (no nulls), or -1."""
+    large = pa.types.is_large_string(dictionary.type)
+    offsets = np.frombuffer(dictionary.buffers()[1], np.int64 if large else np.int32)
+    offsets = offsets[dictionary.offset : dictionary.offset + len(dictionary) + 1]
+    lengths = offsets[1:] - offsets[:-1]
+    position = int(lengths.argmin())
+    return position if lengths[position] == 0 else -1
 
 
 def _decode_binary(array: pa.Array, key: str, layout: Layout) -> pa.Array:

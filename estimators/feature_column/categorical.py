@@ -71,13 +71,14 @@ class HashedCategoricalColumn(CategoricalColumn):
         return {self.key: VarLenFeature(self.dtype)}
 
     def _host_ids(self, ctx: HostContext) -> np.ndarray:
-        raw = ctx.raw(self.key, self)
+        size = np.uint64(self.hash_bucket_size)
         if self.dtype == "string":
-            values, layout = _inputs.string_values(raw, self.key, allow_numbers=True)
-            missing = pc.is_null(values).to_numpy(zero_copy_only=False)
-        else:
-            values, missing, layout = raw_values(raw, self.key, self.dtype)
-        ids = (hash_text(values) % np.uint64(self.hash_bucket_size)).astype(np.int64)
+            strings = ctx.strings(self.key, self, allow_numbers=True)
+            table = (strings.fingerprints() % size).astype(np.int32)
+            return strings.layout.scatter(strings.per_value(table, -1), -1)
+        raw = ctx.raw(self.key, self)
+        values, missing, layout = raw_values(raw, self.key, self.dtype)
+        ids = (hash_text(values) % size).astype(np.int64)
         ids[missing] = -1
         return layout.scatter(ids.astype(np.int32), -1)
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow.compute as pc
 
-from estimators.feature_column import _core, _hashing, _inputs
+from estimators.feature_column import _core, _hashing
 from estimators.feature_column._core import CategoricalColumn, HostContext
 from estimators.feature_column.categorical import HashedCategoricalColumn
 from estimators.feature_column.parse_spec import VarLenFeature
@@ -60,13 +59,11 @@ class CrossedColumn(CategoricalColumn):
     ) -> tuple[np.ndarray, np.ndarray]:
         """`(uint64 [B, k] fingerprints, bool [B, k] present)` of one key."""
         if isinstance(key, str):
-            values, layout = _inputs.string_values(
-                ctx.raw(key, self), key, allow_numbers=True
-            )
-            present = layout.scatter(
-                pc.is_valid(values).to_numpy(zero_copy_only=False), False
-            )
-            return layout.scatter(_hashing.string_fingerprints(values), 0), present
+            strings = ctx.strings(key, self, allow_numbers=True)
+            layout = strings.layout
+            present = layout.scatter(strings.codes >= 0, False)
+            hashes = strings.per_value(strings.fingerprints(), 0)
+            return layout.scatter(hashes, 0), present
         ids = ctx.ids(key)
         return _hashing.mix_ids(ids), ids >= 0
 

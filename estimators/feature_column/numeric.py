@@ -58,8 +58,14 @@ class NumericColumn(DenseColumn):
 
     def _host_values(self, ctx: HostContext) -> np.ndarray:
         """`float64 [B, prod(shape)]`, defaults filled; raises on missing values."""
-        flat, layout = _inputs.numeric_values(ctx.raw(self.key, self), self.key)
-        values = _rows(self, flat, layout)
+        raw = ctx.raw(self.key, self)
+        if _plain_numbers(raw, self.shape):  # fast path, same result
+            values = raw.astype(np.float64).reshape(-1, 1)
+            if raw.dtype.kind != "f":
+                return values  # integers and booleans are never missing
+        else:
+            flat, layout = _inputs.numeric_values(raw, self.key)
+            values = _rows(self, flat, layout)
         missing = np.isnan(values)
         if self.default_value is not None:
             return np.where(missing, np.asarray(self.default_value), values)
@@ -78,6 +84,10 @@ class NumericColumn(DenseColumn):
     def _host_outputs(self, ctx: HostContext) -> dict[str, np.ndarray]:
         _core.require_frozen(self)
         values = self._host_values(ctx)
+        raw = ctx.features[self.key]
+        if _plain_numbers(raw, self.shape) and raw.dtype.kind != "f":
+            # Integers (never missing, < 2**64) cannot overflow float32.
+            return {self.name: values.astype(np.float32).reshape(-1, *self.shape)}
         with np.errstate(over="ignore"):
             return {self.name: values.astype(np.float32).reshape(-1, *self.shape)}
 
@@ -95,6 +105,16 @@ class NumericColumn(DenseColumn):
             std = jnp.asarray(self.std, jnp.float32).reshape(self.shape)
             x = _model.safe_divide(x - mean, std) + jnp.where(std > 0, 0.0, x - mean)
         return x.reshape(x.shape[0], self._dense_size)
+
+
+def _plain_numbers(raw: Any, shape: tuple[int, ...]) -> bool:
+    """A 1-D numpy numeric array for a `(1,)` column: `_host_values`' fast path."""
+    return (
+        type(raw) is np.ndarray
+        and raw.ndim == 1
+        and raw.dtype.kind in "biuf"
+        and shape == (1,)
+    )
 
 
 def _rows(column: NumericColumn, flat: np.ndarray, layout: Any) -> np.ndarray:

@@ -86,6 +86,8 @@ def _check_unique(
 
 def _owner(column: FeatureColumn, key: str) -> FeatureColumn:
     """The innermost column whose name is `key` (the one that computes it)."""
+    if column.name == key:  # the common case: what walk() would find first
+        return column
     for col in _core.walk([column]):
         if col.name == key or key.startswith(f"{col.name}/"):
             return col

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from estimators.feature_column import _core
+from estimators.feature_column import _core, _inputs
 from estimators.feature_column._core import CategoricalColumn, HostContext
 from estimators.feature_column.categorical import hash_text, raw_values
 from estimators.feature_column.parse_spec import VarLenFeature
@@ -24,10 +26,98 @@ __all__ = [
 ]
 
 
-@functools.lru_cache(maxsize=128)
-def _value_set(vocabulary: tuple[Any, ...], dtype: str) -> pa.Array:
-    kind = pa.large_string() if dtype == "string" else pa.int64()
-    return pa.array(vocabulary, kind)
+class _Index(dict[str, int]):
+    """value -> id; -1 for a value not in the vocabulary."""
+
+    def __missing__(self, key: str) -> int:
+        return -1
+
+
+_ARROW_LOOKUP_SLACK = 1_200
+"""`pc.index_in` looks up `n` distinct values when `4 n > vocabulary + this`:
+it costs ~35 ns per vocabulary value (rehashed each call) against ~120 ns
+per distinct value for the dict (Python strings, measured)."""
+
+
+class _Lookup:
+    """A vocabulary's value -> id table, built once and shared (never mutated).
+
+    Strings: the batch's distinct values are looked up in a dict, or, when
+    they are many, with `pc.index_in` (which hashes the whole vocabulary on
+    each call); integers: the sorted values and their ids, for `searchsorted`.
+    """
+
+    def __init__(self, vocabulary: tuple[Any, ...], dtype: str) -> None:
+        # Built through Arrow as before: a value Arrow rejects fails the same way.
+        kind = pa.large_string() if dtype == "string" else pa.int64()
+        self.values = pa.array(vocabulary, kind)
+        self._index: _Index | None = None
+        if dtype != "string":
+            numbers = self.values.to_numpy()
+            self.order = np.argsort(numbers, kind="stable")
+            self.sorted = numbers[self.order]
+
+    def string_ids(self, strings: _inputs.EncodedStrings) -> np.ndarray:
+        """int64 id of each distinct value of a batch, -1 when not in the vocabulary."""
+        count = len(strings.dictionary)
+        if 4 * count > len(self.values) + _ARROW_LOOKUP_SLACK:  # many: Arrow
+            found = pc.index_in(strings.dictionary, value_set=self.values)
+            return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        index = self._index if self._index is not None else self._build_index()
+        texts = strings.texts()
+        return np.fromiter(map(index.__getitem__, texts), np.int64, len(texts))
+
+    def _build_index(self) -> _Index:
+        # Filled from the end so that, as with `pc.index_in`, the first of
+        # duplicated values wins (check_vocabulary rejects them, a hand-built
+        # column may not). Racing threads build equal dicts: harmless.
+        index = _Index()
+        for i, text in reversed(list(enumerate(self.values.to_pylist()))):
+            index[text] = i
+        self._index = index
+        return index
+
+    def integer_ids(self, values: np.ndarray) -> np.ndarray:
+        """int64 id of each integer, -1 when it is not in the vocabulary."""
+        if not len(self.sorted):
+            return np.full(len(values), -1, np.int64)
+        position = np.searchsorted(self.sorted, values)
+        np.minimum(position, len(self.sorted) - 1, out=position)
+        found = self.sorted[position] == values
+        return np.where(found, self.order[position], -1).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_lookup(vocabulary: tuple[Any, ...], dtype: str) -> _Lookup:
+    return _Lookup(vocabulary, dtype)
+
+
+_LOOKUPS: dict[int, tuple[weakref.ref[Any], _Lookup]] = {}
+"""id(column) -> (weak reference to the column, its lookup): no hashing per batch."""
+
+
+def _lookup(column: VocabularyListColumn) -> _Lookup:
+    """The column's `_Lookup`, built on first use (per process, not per batch).
+
+    Cached by column identity (a weak reference, so nothing outlives the
+    column and nothing is stored on it: equality, hashing and serialisation
+    are unchanged), then by the vocabulary itself (equal vocabularies of
+    distinct column objects share one table).
+    """
+    key = id(column)
+    entry = _LOOKUPS.get(key)
+    if entry is not None and entry[0]() is column:
+        return entry[1]
+    assert column.vocabulary_list is not None
+    lookup = _shared_lookup(column.vocabulary_list, column.dtype)
+
+    def forget(ref: weakref.ref[Any], key: int = key) -> None:
+        if _LOOKUPS.get(key, (None,))[0] is ref:
+            _LOOKUPS.pop(key, None)
+
+    with contextlib.suppress(TypeError):  # no weak references: lru cache only
+        _LOOKUPS[key] = (weakref.ref(column, forget), lookup)
+    return lookup
 
 
 @dataclass(frozen=True, repr=False)
@@ -69,13 +159,28 @@ class VocabularyListColumn(CategoricalColumn):
 
     def _host_ids(self, ctx: HostContext) -> np.ndarray:
         assert self.vocabulary_list is not None  # ctx.ids checked require_frozen
+        if self.dtype != "string":
+            return self._integer_ids(ctx)
+        # One id per distinct value of the batch, then spread over the rows.
+        strings = ctx.strings(self.key, self, allow_numbers=False)
+        table = _lookup(self).string_ids(strings)
+        unknown = np.flatnonzero(table < 0)
+        if len(unknown):
+            if self.num_oov_buckets:
+                hashes = strings.fingerprints(unknown)
+                oov = hashes % np.uint64(self.num_oov_buckets)
+                table[unknown] = len(self.vocabulary_list) + oov.astype(np.int64)
+            else:
+                table[unknown] = self.default_value
+        ids = strings.per_value(table.astype(np.int32), -1)
+        return strings.layout.scatter(ids, -1)
+
+    def _integer_ids(self, ctx: HostContext) -> np.ndarray:
+        assert self.vocabulary_list is not None
         values, missing, layout = raw_values(
             ctx.raw(self.key, self), self.key, self.dtype
         )
-        found = pc.index_in(
-            values, value_set=_value_set(self.vocabulary_list, self.dtype)
-        )
-        ids = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        ids = _lookup(self).integer_ids(values.to_numpy())
         unknown = (ids < 0) & ~missing
         if unknown.any():
             if self.num_oov_buckets:
