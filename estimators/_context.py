@@ -14,13 +14,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["current_mask", "current_mode", "model_fn_scope", "record_summary"]
+__all__ = [
+    "current_host_only",
+    "current_mask",
+    "current_mode",
+    "model_fn_scope",
+    "record_summary",
+]
 
 
 @dataclass
 class _Scope:
     mask: Any
     mode: str | None
+    host_only: Any = None
     summaries: dict[str, Any] = field(default_factory=dict)
 
 
@@ -34,9 +41,15 @@ def _stack() -> list[_Scope]:
 
 
 @contextlib.contextmanager
-def model_fn_scope(mask: Any = None, mode: str | None = None) -> Iterator[_Scope]:
-    """Opens a scope for one trace of a `model_fn`; yields it to collect summaries."""
-    scope = _Scope(mask=mask, mode=mode)
+def model_fn_scope(
+    mask: Any = None, mode: str | None = None, host_only: Any = None
+) -> Iterator[_Scope]:
+    """Opens a scope for one trace of a `model_fn`; yields it to collect summaries.
+
+    `host_only` maps the names of input columns that JAX cannot hold (strings) to
+    their kind, so that a model_fn asking for one gets a message saying so.
+    """
+    scope = _Scope(mask=mask, mode=mode, host_only=host_only)
     _stack().append(scope)
     try:
         yield scope
@@ -59,6 +72,12 @@ def current_mode() -> str | None:
     """The mode of the `model_fn` being traced, or None outside one."""
     scope = _top()
     return None if scope is None else scope.mode
+
+
+def current_host_only() -> dict[str, str]:
+    """Input columns kept on the host (name -> kind) in the current scope."""
+    scope = _top()
+    return dict(scope.host_only or ()) if scope is not None else {}
 
 
 def record_summary(name: str, value: Any) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from estimators.estimator import Estimator
 from estimators.hooks import Hook, StepContext
+from estimators.validation import check_positive_int, is_int
 
 __all__ = [
     "make_early_stopping_hook",
@@ -112,6 +113,11 @@ class _StopOnPredicateHook(Hook):
             return time.monotonic() - self._last_time >= self._every_secs
         return step >= self._last_step + self._every_steps
 
+    def steps_until_needed(self, global_step: int) -> int | None:
+        if self._every_steps is None or self._last_step is None:
+            return None  # a timer: checked whenever the loop is on the host
+        return max(1, self._last_step + self._every_steps - global_step)
+
     def after_step(self, context: StepContext) -> None:
         step = context.global_step
         if not self._due(step):
@@ -164,10 +170,7 @@ def make_early_stopping_hook(
         )
     if run_every_secs is not None and not _positive_number(run_every_secs):
         raise ValueError(f"`run_every_secs` must be > 0, got {run_every_secs!r}.")
-    if run_every_steps is not None and (
-        not _is_int(run_every_steps) or run_every_steps <= 0
-    ):
-        raise ValueError(f"`run_every_steps` must be > 0, got {run_every_steps!r}.")
+    check_positive_int("run_every_steps", run_every_steps)
     return _StopOnPredicateHook(should_stop_fn, run_every_secs, run_every_steps)
 
 
@@ -313,7 +316,7 @@ class _Watch:
             raise TypeError(
                 f"`metric_name` must be a non-empty str, got {metric_name!r}."
             )
-        if not _is_int(min_steps) or min_steps < 0:
+        if not is_int(min_steps) or min_steps < 0:
             raise ValueError(f"`min_steps` must be an int >= 0, got {min_steps!r}.")
         model_dir, name = _eval_source(estimator, eval_dir)
         return cls(model_dir, name, metric_name, min_steps)
@@ -366,7 +369,7 @@ def _stalling(
     change: str,
 ) -> Callable[[], bool]:
     """True once the best value is `max_steps` or more steps old."""
-    if not _is_int(max_steps) or max_steps <= 0:
+    if not is_int(max_steps) or max_steps <= 0:
         raise ValueError(
             f"`max_steps_without_{change}` must be an int > 0, got {max_steps!r}."
         )
@@ -411,10 +414,6 @@ def _check_estimator(estimator: Any) -> None:
         raise TypeError(
             f"`estimator` must be an est.Estimator, got {type(estimator).__name__}."
         )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _positive_number(value: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -14,6 +14,7 @@ import numpy as np
 __all__ = [
     "CheckpointSaverListener",
     "Hook",
+    "HookList",
     "LoggingHook",
     "NanLossDuringTrainingError",
     "NanTensorHook",
@@ -112,8 +113,67 @@ class Hook:
     def end(self, context: StepContext) -> None:
         """Called once at the end, also when a hook requested the stop."""
 
+    def steps_until_needed(self, global_step: int) -> int | None:
+        """How many steps may run before this hook must see a step again.
 
-def _crossed(previous: int, current: int, every: int | None) -> bool:
+        Training fuses the steps between host actions into one compiled call; a
+        hook says here how far it lets that go from `global_step` (None: no
+        limit). The default is 1 (every step, as tf's hooks saw every step) for a
+        hook that overrides `before_step` or `after_step`, else None.
+        """
+        cls = type(self)
+        if cls.before_step is Hook.before_step and cls.after_step is Hook.after_step:
+            return None
+        return 1
+
+
+class HookList:
+    """Runs a list of hooks in order; what the loops call instead of each hook.
+
+    Example:
+        >>> hooks = HookList([LoggingHook(every_n_steps=10), StopAtStepHook(last_step=25)])
+        >>> hooks.begin(StepContext(mode="train", global_step=0, model_dir=None))
+        >>> hooks.steps_until_needed(0), hooks.steps_until_needed(20)
+        (10, 5)
+    """
+
+    def __init__(self, hooks: Sequence[Hook] = ()) -> None:
+        self.hooks = list(hooks)
+
+    def extend(self, hooks: Sequence[Hook]) -> None:
+        """Adds hooks (e.g. the spec's) after the others."""
+        self.hooks.extend(hooks)
+
+    def begin(self, context: StepContext) -> None:
+        for hook in self.hooks:
+            hook.begin(context)
+
+    def before_step(self, context: StepContext) -> None:
+        for hook in self.hooks:
+            hook.before_step(context)
+
+    def after_step(self, context: StepContext) -> None:
+        for hook in self.hooks:
+            hook.after_step(context)
+
+    def end(self, context: StepContext) -> None:
+        for hook in self.hooks:
+            hook.end(context)
+
+    def steps_until_needed(self, global_step: int) -> int | None:
+        """The fewest steps any hook lets run from `global_step`, or None."""
+        needs = [h.steps_until_needed(global_step) for h in self.hooks]
+        needs = [n for n in needs if n is not None]
+        return max(1, min(needs)) if needs else None
+
+
+def crossed(previous: int, current: int, every: int | None) -> bool:
+    """Whether a multiple of `every` lies in (previous, current].
+
+    Example:
+        >>> crossed(95, 105, 100), crossed(100, 150, 100), crossed(1, 2, None)
+        (True, False, False)
+    """
     return bool(every) and current // every > previous // every
 
 
@@ -138,7 +198,7 @@ class LoggingHook(Hook):
         self._last_time = time.perf_counter()
 
     def after_step(self, context: StepContext) -> None:
-        if not _crossed(self._last_step, context.global_step, self.every_n_steps):
+        if not crossed(self._last_step, context.global_step, self.every_n_steps):
             return
         loss = context.loss  # the one synchronisation per logging interval
         now = time.perf_counter()
@@ -151,6 +211,11 @@ class LoggingHook(Hook):
         if context.writer is not None:
             context.writer.write_scalars(context.global_step, {"global_step/sec": rate})
         self._last_step, self._last_time = context.global_step, now
+
+    def steps_until_needed(self, global_step: int) -> int | None:
+        if not self.every_n_steps:
+            return None
+        return self.every_n_steps - global_step % self.every_n_steps
 
 
 class StopAtStepHook(Hook):
@@ -181,6 +246,11 @@ class StopAtStepHook(Hook):
     def after_step(self, context: StepContext) -> None:
         if self.last_step is not None and context.global_step >= self.last_step:
             context.request_stop()
+
+    def steps_until_needed(self, global_step: int) -> int | None:
+        if self.last_step is None:
+            return 1
+        return max(1, self.last_step - global_step)
 
 
 class NanTensorHook(Hook):

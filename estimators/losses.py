@@ -17,8 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from estimators import _context
 from estimators.typing import Array
+from estimators.weighting import div_no_nan as _div_no_nan
+from estimators.weighting import example_weights as _example_weights
 
 __all__ = [
     "Reduction",
@@ -51,50 +52,6 @@ class Reduction(enum.StrEnum):
     SUM_OVER_BATCH_SIZE = "weighted_sum_over_batch_size"
     SUM_BY_NONZERO_WEIGHTS = "weighted_sum_by_nonzero_weights"
     SUM_OVER_NONZERO_WEIGHTS = "weighted_sum_by_nonzero_weights"  # tf's alias
-
-
-def _div_no_nan(num: jax.Array, den: jax.Array) -> jax.Array:
-    """`num / den`, 0 where `den == 0`, with finite gradients everywhere."""
-    safe = jnp.where(den == 0, 1.0, den)
-    return jnp.where(den == 0, 0.0, num / safe)
-
-
-def _mask_for(shape: tuple[int, ...]) -> jax.Array | None:
-    """The current padding mask shaped to broadcast over `shape`, or None."""
-    mask = _context.current_mask()
-    if mask is None or not shape:  # a scalar has no examples to mask
-        return None
-    mask = jnp.asarray(mask, jnp.float32)
-    if mask.ndim != 1 or mask.shape[0] != shape[0]:
-        raise ValueError(
-            f"values of shape {shape} must have the batch as their leading axis "
-            f"(mask shape {mask.shape}) so that padded examples can be masked."
-        )
-    return mask.reshape(mask.shape + (1,) * (len(shape) - 1))
-
-
-def _example_weights(weights: Array | None, shape: tuple[int, ...]) -> jax.Array:
-    """Float32 `weights` broadcast to `shape`, times the padding mask.
-
-    `None` means 1. A `[B]` or `[B, 1]` weight is applied per example.
-    """
-    w = jnp.ones((), jnp.float32) if weights is None else jnp.asarray(weights)
-    w = w.astype(jnp.float32)
-    if w.ndim == len(shape) + 1 and w.shape[-1] == 1:
-        w = w[..., 0]
-    if 0 < w.ndim < len(shape):
-        w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
-    if w.ndim and (
-        w.ndim != len(shape)
-        or any(a not in (1, b) for a, b in zip(w.shape, shape, strict=True))
-    ):
-        raise ValueError(
-            f"`weights` of shape {w.shape} cannot be broadcast to the values' shape "
-            f"{shape}: each axis must be 1 or match (or give one weight per example)."
-        )
-    w = jnp.broadcast_to(w, shape)
-    mask = _mask_for(shape)
-    return w if mask is None else w * mask
 
 
 def _check_same_shape(

@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from estimators.losses import _div_no_nan, _example_weights
 from estimators.typing import Array
+from estimators.weighting import div_no_nan, example_weights
 
 __all__ = [
     "Metric",
@@ -151,7 +151,7 @@ def _same_result_fn(f: Callable[..., Any], g: Callable[..., Any]) -> bool:
 # Result functions are module-level (or value-comparable) so that every batch's
 # Metric carries an equal `result_fn` and batches merge.
 def _mean_result(state: State) -> jax.Array:
-    return _div_no_nan(state["total"], state["count"])
+    return div_no_nan(state["total"], state["count"])
 
 
 def _root_mean_result(state: State) -> jax.Array:
@@ -163,11 +163,11 @@ def _total_result(state: State) -> jax.Array:
 
 
 def _precision_result(state: State) -> jax.Array:
-    return _div_no_nan(state["tp"], state["tp"] + state["fp"])
+    return div_no_nan(state["tp"], state["tp"] + state["fp"])
 
 
 def _recall_result(state: State) -> jax.Array:
-    return _div_no_nan(state["tp"], state["tp"] + state["fn"])
+    return div_no_nan(state["tp"], state["tp"] + state["fn"])
 
 
 def _mean_metric(
@@ -176,7 +176,7 @@ def _mean_metric(
     result_fn: Callable[[State], jax.Array] = _mean_result,
 ) -> Metric:
     values = jnp.asarray(values, jnp.float32)
-    w = _example_weights(weights, values.shape)
+    w = example_weights(weights, values.shape)
     total = jnp.sum(jnp.where(w != 0, values * w, 0.0))
     return Metric({"total": total, "count": jnp.sum(w)}, result_fn)
 
@@ -228,7 +228,7 @@ def mean_tensor(values: Array, weights: Array | None = None) -> Metric:
     values = jnp.asarray(values, jnp.float32)
     if values.ndim == 0:
         raise ValueError("`values` must have a leading example axis, got a scalar.")
-    w = _example_weights(weights, values.shape)
+    w = example_weights(weights, values.shape)
     total = jnp.sum(jnp.where(w != 0, values * w, 0.0), axis=0)
     return Metric({"total": total, "count": jnp.sum(w, axis=0)}, _mean_result)
 
@@ -303,7 +303,7 @@ def _confusion(
     positive at threshold t when `prediction > t` (as tf does).
     """
     labels, predictions = _squeeze_pair(labels, predictions)
-    w = _example_weights(weights, labels.shape).reshape(-1)
+    w = example_weights(weights, labels.shape).reshape(-1)
     is_label = labels.reshape(-1) != 0
     if thresholds is None:
         is_pred = predictions.reshape(-1) != 0
@@ -510,11 +510,11 @@ def _interpolate_pr_auc(tp: jax.Array, fp: jax.Array, fn: jax.Array) -> jax.Arra
     Goadrich 2006), in tf's closed form."""
     dtp = tp[:-1] - tp[1:]
     p = tp + fp
-    slope = _div_no_nan(dtp, jnp.maximum(p[:-1] - p[1:], 0))
+    slope = div_no_nan(dtp, jnp.maximum(p[:-1] - p[1:], 0))
     intercept = tp[1:] - slope * p[1:]
     both = (p[:-1] > 0) & (p[1:] > 0)
-    ratio = jnp.where(both, _div_no_nan(p[:-1], jnp.maximum(p[1:], 0)), 1.0)
-    increments = _div_no_nan(
+    ratio = jnp.where(both, div_no_nan(p[:-1], jnp.maximum(p[1:], 0)), 1.0)
+    increments = div_no_nan(
         slope * (dtp + intercept * jnp.log(ratio)), jnp.maximum(tp[1:] + fn[1:], 0)
     )
     return jnp.sum(increments)
@@ -601,20 +601,26 @@ def auc(
     return Metric(state, _AucResult(curve, summation_method))
 
 
-def as_metric(value: Metric | Array) -> Metric:
-    """Returns `value` if it is a `Metric`, else a metric averaging it per batch.
+def as_metric(value: Metric | Array, weight: Array | None = None) -> Metric:
+    """Returns `value` if it is a `Metric`, else a metric averaging it over batches.
 
-    A plain value (e.g. a scalar an `eval_metric_ops` entry computed itself)
-    counts once per batch, so its result is the unweighted mean over batches.
+    A plain value (e.g. a scalar an `eval_metric_ops` entry computed itself, such
+    as a batch mean) is weighted by `weight`, the batch's number of examples, so
+    that batches of different sizes (the last partial one) average exactly; with
+    no `weight` each batch counts once.
 
     Example:
         >>> float(as_metric(2.0).merge(as_metric(4.0)).result())  # (2 + 4) / 2
         3.0
+        >>> float(as_metric(2.0, 3).merge(as_metric(4.0, 1)).result())  # (6 + 4) / 4
+        2.5
     """
     if isinstance(value, Metric):
         return value
-    total = jnp.asarray(value, jnp.float32)
-    return Metric({"total": total, "count": jnp.ones((), jnp.float32)}, _mean_result)
+    count = jnp.ones((), jnp.float32) if weight is None else jnp.asarray(weight)
+    count = count.astype(jnp.float32)
+    total = jnp.asarray(value, jnp.float32) * count
+    return Metric({"total": total, "count": count}, _mean_result)
 
 
 def merge_metric_dicts(

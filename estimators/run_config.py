@@ -30,7 +30,10 @@ class RunConfig:
         train_distribute: A distribution strategy for training (or None).
         eval_distribute: A distribution strategy for evaluation (or None).
         steps_per_execution: Training steps run inside one compiled call (a
-            `lax.scan` over stacked batches); hooks see every N-th step.
+            `lax.scan` over stacked batches); hooks see every N-th step. None
+            (default): automatic, the steps up to the next log, summary,
+            checkpoint or step a hook asked to see run fused (at most 1000);
+            1 runs every step on its own.
         metric_writers: Extra `MetricWriter`s receiving every summary.
 
     Example:
@@ -48,7 +51,7 @@ class RunConfig:
     log_step_count_steps: int | None = 100
     train_distribute: Any = None
     eval_distribute: Any = None
-    steps_per_execution: int = 1
+    steps_per_execution: int | None = None
     metric_writers: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
@@ -71,12 +74,12 @@ class RunConfig:
                 raise ValueError(
                     f"RunConfig: `{name}` must be a non-negative int, got {value!r}."
                 )
-        if (
+        if self.steps_per_execution is not None and (
             not isinstance(self.steps_per_execution, int)
             or self.steps_per_execution < 1
         ):
             raise ValueError(
-                "RunConfig: `steps_per_execution` must be an int >= 1, got "
+                "RunConfig: `steps_per_execution` must be an int >= 1 or None, got "
                 f"{self.steps_per_execution!r}."
             )
         object.__setattr__(self, "metric_writers", tuple(self.metric_writers))

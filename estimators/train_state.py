@@ -8,7 +8,15 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-__all__ = ["TrainState"]
+__all__ = [
+    "VARIABLES",
+    "TrainState",
+    "checkpoint_template",
+    "checkpoint_tree",
+    "from_checkpoint_tree",
+    "serving_template",
+    "variable_arrays",
+]
 
 
 @struct.dataclass
@@ -58,3 +66,70 @@ class TrainState:
     def step_key(self) -> jax.Array:
         """The PRNG key of the current step."""
         return jax.random.fold_in(jax.random.wrap_key_data(self.rng), self.step)
+
+
+# -- the checkpoint layout: the one place that names a checkpoint's arrays --------
+
+VARIABLES = "variables"
+"""Checkpoint key of the model's variables; array names are `variables/<path>`."""
+
+
+def checkpoint_tree(state: TrainState) -> dict[str, Any]:
+    """The tree a checkpoint stores for `state`.
+
+    Example:
+        >>> import optax
+        >>> state = TrainState.create({"params": {}}, optax.sgd(0.1), jax.random.key(0))
+        >>> sorted(checkpoint_tree(state))
+        ['global_step', 'nan_step', 'opt_state', 'rng', 'variables']
+    """
+    return {
+        VARIABLES: state.variables,
+        "opt_state": state.opt_state,
+        "global_step": state.step,
+        "rng": state.rng,
+        "nan_step": state.nan_step,
+    }
+
+
+def checkpoint_template(variables: Any, optimizer: Any) -> dict[str, Any]:
+    """The abstract tree of a training checkpoint for abstract `variables`."""
+    return {
+        **serving_template(variables),
+        "opt_state": jax.eval_shape(optimizer.init, variables["params"]),
+        "nan_step": jax.ShapeDtypeStruct((), jnp.int32),
+    }
+
+
+def serving_template(variables: Any) -> dict[str, Any]:
+    """The part of a checkpoint that evaluation and prediction read."""
+    return {
+        VARIABLES: variables,
+        "global_step": jax.ShapeDtypeStruct((), jnp.int32),
+        "rng": jax.ShapeDtypeStruct((2,), jnp.uint32),
+    }
+
+
+def variable_arrays(arrays: dict[str, Any]) -> dict[str, Any]:
+    """The model's variables among a checkpoint's arrays, by name, and global_step.
+
+    Example:
+        >>> variable_arrays({"variables/params/w": 1, "opt_state/0": 2, "global_step": 3})
+        {'params/w': 1, 'global_step': 3}
+    """
+    prefix = f"{VARIABLES}/"
+    names = {
+        k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)
+    }
+    return {**names, "global_step": arrays["global_step"]}
+
+
+def from_checkpoint_tree(tree: dict[str, Any]) -> TrainState:
+    """The `TrainState` of a restored `checkpoint_template` tree."""
+    return TrainState(
+        step=jnp.asarray(tree["global_step"], jnp.int32),
+        variables=jax.tree.map(jnp.asarray, tree[VARIABLES]),
+        opt_state=jax.tree.map(jnp.asarray, tree["opt_state"]),
+        rng=jnp.asarray(tree["rng"], jnp.uint32),
+        nan_step=jnp.asarray(tree["nan_step"], jnp.int32),
+    )

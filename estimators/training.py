@@ -26,6 +26,7 @@ from estimators.early_stopping import read_eval_metrics
 from estimators.estimator import Estimator
 from estimators.hooks import CheckpointSaverListener, Hook, StepContext
 from estimators.typing import InputFn
+from estimators.validation import check_positive_int, is_int
 
 __all__ = [
     "BestExporter",
@@ -113,7 +114,7 @@ class _SavedModelExporter(Exporter, abc.ABC):
                 f"{type(serving_input_receiver_fn).__name__}."
             )
         if exports_to_keep is not None and (
-            not _is_int(exports_to_keep) or exports_to_keep <= 0
+            not is_int(exports_to_keep) or exports_to_keep <= 0
         ):
             raise ValueError(
                 f"{kind}: `exports_to_keep` must be an int > 0 or None, got "
@@ -322,12 +323,7 @@ class TrainSpec:
 
     def __post_init__(self) -> None:
         _check_callable("TrainSpec", "input_fn", self.input_fn)
-        if self.max_steps is not None and (
-            not _is_int(self.max_steps) or self.max_steps <= 0
-        ):
-            raise ValueError(
-                f"TrainSpec: `max_steps` must be > 0, got {self.max_steps!r}."
-            )
+        check_positive_int("max_steps", self.max_steps, owner="TrainSpec")
         _set_instances(self, "TrainSpec", "hooks", Hook)
         _set_instances(self, "TrainSpec", "saving_listeners", CheckpointSaverListener)
 
@@ -364,10 +360,7 @@ class EvalSpec:
 
     def __post_init__(self) -> None:
         _check_callable("EvalSpec", "input_fn", self.input_fn)
-        if self.steps is not None and (not _is_int(self.steps) or self.steps <= 0):
-            raise ValueError(
-                f"EvalSpec: `steps` must be > 0 or None, got {self.steps!r}."
-            )
+        check_positive_int("steps", self.steps, owner="EvalSpec")
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise ValueError(
                 f"EvalSpec: `name` must be a non-empty str or None, got {self.name!r}."
@@ -409,10 +402,6 @@ def _set_instances(spec: Any, kind: str, field: str, cls: type) -> None:
                 f"{type(item).__name__}."
             )
     object.__setattr__(spec, field, items)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def train_and_evaluate(
@@ -551,3 +540,6 @@ class _EvaluatePendingHook(Hook):
 
     def before_step(self, context: StepContext) -> None:
         self._loop.evaluate_pending()
+
+    def steps_until_needed(self, global_step: int) -> int | None:
+        return None  # evaluations follow checkpoints, which end a fused run

@@ -118,4 +118,5 @@ def estimator_hooks(head: Head, *column_lists: Sequence[Any]) -> dict[str, Any]:
         "feature_columns": columns or None,
         "label_transform": head.transform_labels,
         "prediction_transform": head.transform_predictions,
+        "head": head,
     }

@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from estimators._input import next_power_of_two
 from estimators.export.serving import STRING, InputSpec
 
 __all__ = ["ServingInputError"]
@@ -353,40 +352,3 @@ def to_program_features(
 
 def _kind(dtype: np.dtype) -> str:
     return "i" if dtype.kind in "iu" else dtype.kind
-
-
-def pad_to_bucket(
-    features: Mapping[str, np.ndarray], rows: int, var_width: Iterable[str]
-) -> dict[str, np.ndarray]:
-    """Pads rows to a power of two (repeating the last row) and variable widths.
-
-    Variable-width id lists are padded with -1 ("no value") and their weights
-    with 0, so the predictions of the real rows do not change.
-    """
-    size = next_power_of_two(rows)
-    var_width = set(var_width)
-    out = {}
-    for name, value in features.items():
-        widths = [(0, size - rows)] + [(0, 0)] * (value.ndim - 1)
-        if size != rows:
-            value = np.pad(value, widths, mode="edge" if rows else "constant")
-        if name in var_width and value.ndim >= 2:
-            width = value.shape[1]
-            target = next_power_of_two(width)
-            if target != width:
-                fill = -1 if value.dtype.kind in "iu" else 0
-                pad = [(0, 0), (0, target - width)] + [(0, 0)] * (value.ndim - 2)
-                value = np.pad(value, pad, constant_values=fill)
-        out[name] = value
-    return out
-
-
-def unpad(outputs: Any, rows: int) -> dict[str, np.ndarray]:
-    """The first `rows` rows of each output, as numpy; a bare array is "predictions".
-
-    `np.asarray` per output: `jax.device_get` of a dict costs several times more
-    on CPU, which matters for single-row latency.
-    """
-    if not isinstance(outputs, Mapping):
-        outputs = {"predictions": outputs}
-    return {key: np.asarray(value)[:rows] for key, value in outputs.items()}

@@ -8,16 +8,14 @@ a symbolic dimension in the export and are padded to power-of-two buckets).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from estimators.export.serving import STRING, InputSpec, ServingInputReceiver
 from estimators.mode_keys import ModeKeys
-
-if TYPE_CHECKING:
-    from estimators.estimator import Estimator
+from estimators.runner import ModelRunner
 
 __all__ = ["example_features"]
 
@@ -42,7 +40,7 @@ def _example_column(spec: InputSpec, width: int) -> Any:
 
 
 def example_features(
-    estimator: Estimator, receiver: ServingInputReceiver
+    runner: ModelRunner, receiver: ServingInputReceiver
 ) -> tuple[dict[str, np.ndarray], frozenset[str]]:
     """Transformed features of one example row, and those of variable width.
 
@@ -57,7 +55,7 @@ def example_features(
             name: _example_column(spec, width)
             for name, spec in receiver.features.items()
         }
-        pipeline = estimator._pipeline(lambda raw=raw: raw, ModeKeys.PREDICT)
+        pipeline = runner.pipeline_of(raw, ModeKeys.PREDICT)
         try:
             features, _, _ = pipeline.prepare(raw, None)
         except ValueError as e:

@@ -16,11 +16,13 @@ import jax
 import numpy as np
 import safetensors.numpy
 
-from estimators._input import _to_numpy as to_numpy
+from estimators import batching
 from estimators.checkpoints import path_name
 from estimators.export import _files, _host
 from estimators.export._files import ExportError
 from estimators.export.serving import InputSpec
+from estimators.input_pipeline import to_numpy
+from estimators.train_state import VARIABLES
 
 __all__ = ["ExportedModel", "load"]
 
@@ -143,8 +145,9 @@ class ExportedModel:
         self, features: Mapping[str, np.ndarray], rows: int
     ) -> dict[str, np.ndarray]:
         """Runs the program on checked features of `rows` rows (bucketed, unpadded)."""
-        padded = _host.pad_to_bucket(features, rows, self._var_width)
-        result = _host.unpad(self._call(self._variables, self._rng, padded), rows)
+        padded = batching.pad(features, None, rows, batching.predict_size(rows))
+        inputs = batching.pad_widths(padded.features, self._var_width)
+        result = batching.unpad(self._call(self._variables, self._rng, inputs), rows)
         if self._names is not None:
             for key in self._named:
                 result[key] = self._names[result[key]]
@@ -202,7 +205,7 @@ def _read_variables(path: str, exported: jax.export.Exported) -> tuple[Any, Any]
     structure = args[0]
 
     def leaf(key_path: Any, _: Any) -> Any:
-        name = f"variables/{path_name(key_path)}"
+        name = f"{VARIABLES}/{path_name(key_path)}"
         if name not in arrays:
             raise ExportError(
                 f"export {path!r}: variable {name!r} is missing from "

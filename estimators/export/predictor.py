@@ -11,20 +11,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from estimators import _model, checkpoints
+from estimators import batching, checkpoints
 from estimators.export import _files, _host
 from estimators.export._shapes import example_features
 from estimators.export.exported import ExportedModel
 from estimators.export.serving import InputSpec, ServingInputReceiver, as_input_spec
+from estimators.feature_column import make_parse_example_spec
 from estimators.mode_keys import ModeKeys
-
-if TYPE_CHECKING:
-    from estimators.estimator import Estimator
+from estimators.runner import ModelRunner
+from estimators.steps import predict_step
 
 __all__ = ["Predictor"]
 
@@ -73,7 +73,7 @@ class Predictor:
     @classmethod
     def from_estimator(
         cls,
-        estimator: Estimator,
+        estimator: Any,
         *,
         checkpoint_path: str | os.PathLike[str] | None = None,
         check_interval_secs: float = 1.0,
@@ -82,10 +82,16 @@ class Predictor:
 
         It shares the Estimator's compiled predict function and variable cache,
         and reloads when training writes a newer checkpoint.
+
+        Args:
+            estimator: An `est.Estimator` (its `runner` and `model_dir` are used).
+            checkpoint_path: Serve this checkpoint; default the latest.
+            check_interval_secs: How often (at most) to look for a newer one.
         """
         predictor = cls.__new__(cls)
         path = os.fspath(checkpoint_path) if checkpoint_path else None
-        predictor._setup(_EstimatorSource(estimator, path), check_interval_secs)
+        source = _CheckpointSource(estimator.runner, estimator.model_dir, path)
+        predictor._setup(source, check_interval_secs)
         return predictor
 
     def _setup(self, source: Any, check_interval_secs: float) -> None:
@@ -175,42 +181,41 @@ class _ExportSource:
         return ExportedModel(stamp, strict_vocabulary=self.strict)
 
 
-class _EstimatorSource:
-    def __init__(self, estimator: Estimator, checkpoint_path: str | None) -> None:
-        self.estimator = estimator
+class _CheckpointSource:
+    def __init__(
+        self, runner: ModelRunner, model_dir: str, checkpoint_path: str | None
+    ) -> None:
+        self.runner = runner
+        self.model_dir = model_dir
         self.checkpoint_path = checkpoint_path
 
     def stamp(self) -> tuple[str | None, Any]:
-        path = self.checkpoint_path or self.estimator.latest_checkpoint()
+        path = self.checkpoint_path or checkpoints.latest_checkpoint(self.model_dir)
         return path, checkpoints.checkpoint_stamp(path) if path else None
 
     def describe(self, stamp: Any) -> str | None:
         return None if stamp is None else stamp[0]
 
-    def load(self, stamp: Any) -> _EstimatorRunner:
-        self.estimator._variables_cache = None  # reload the variables too
-        return _EstimatorRunner(self.estimator, stamp[0])
+    def load(self, stamp: Any) -> _CheckpointRunner:
+        self.runner.forget_variables()  # reload the variables too
+        return _CheckpointRunner(self.runner, stamp[0])
 
 
-class _EstimatorRunner:
-    """Host transform + bucketed `predict_step` over the Estimator's program."""
+class _CheckpointRunner:
+    """Host transform + bucketed predict step over a `ModelRunner`."""
 
-    def __init__(self, estimator: Estimator, checkpoint_path: str | None) -> None:
-        self.estimator = estimator
+    def __init__(self, runner: ModelRunner, checkpoint_path: str | None) -> None:
+        self.runner = runner
         self.path = checkpoint_path
         self.specs: dict[str, InputSpec] = {}
         self.var_width: frozenset[str] = frozenset()
-        if estimator.feature_columns:
-            from estimators import feature_column as fc
-
-            spec = fc.make_parse_example_spec(estimator.feature_columns)
+        if runner.feature_columns:
+            spec = make_parse_example_spec(runner.feature_columns)
             self.specs = {k: as_input_spec(k, v) for k, v in spec.items()}
             _, self.var_width = example_features(
-                estimator, ServingInputReceiver(self.specs, parse_records=True)
+                runner, ServingInputReceiver(self.specs, parse_records=True)
             )
-        # Made last: the program reports string features through this pipeline.
-        self.pipeline = estimator._pipeline(lambda: (), ModeKeys.PREDICT)
-        self.name_predictions = _prediction_transform(estimator)
+        self.pipeline = runner.pipeline_of((), ModeKeys.PREDICT)
         self.global_step = 0
         if checkpoint_path is not None:
             self.global_step = checkpoints.checkpoint_step(checkpoint_path)
@@ -221,17 +226,17 @@ class _EstimatorRunner:
         if self.specs:
             columns = {**columns, **_host.check_inputs(columns, self.specs, rows)}
         features, _, rows = self.pipeline.prepare(columns, None)
-        padded = _host.pad_to_bucket(features, rows, self.var_width)
-        estimator = self.estimator
-        variables, self.global_step, rng = estimator._variables_for(
-            self.path, (padded, None, None), ModeKeys.PREDICT
+        batch = batching.pad(features, None, rows, batching.predict_size(rows))
+        batch = batch._replace(
+            features=batching.pad_widths(batch.features, self.var_width)
         )
-        outputs = _model.predict_step(estimator._program, variables, rng, padded, None)
-        result = _host.unpad(outputs, rows)
-        return self.name_predictions(result) if self.name_predictions else result
-
-
-def _prediction_transform(estimator: Estimator) -> Callable[[Any], Any] | None:
-    """The Estimator's host post-processing of predictions (class ids to names)."""
-    transform = getattr(estimator, "prediction_transform", None)
-    return None if transform is None else lambda p: dict(transform(p))
+        runner = self.runner
+        variables, self.global_step, rng = runner.variables(
+            self.path, batch, ModeKeys.PREDICT
+        )
+        config = runner.step_config(ModeKeys.PREDICT, batch, self.pipeline.host_only)
+        outputs = predict_step(config, variables, rng, batch.features)
+        result = runner.host_predictions(outputs, rows)
+        if not isinstance(result, Mapping):
+            return {"predictions": result}
+        return dict(result)

@@ -15,22 +15,23 @@ import logging
 import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import safetensors.numpy
 
-from estimators import _model, checkpoints
+from estimators import batching, checkpoints
 from estimators.export import _files, _mlmodel
 from estimators.export._files import ExportError
 from estimators.export._shapes import example_features
 from estimators.export.serving import STRING, ServingInputReceiver
+from estimators.feature_column import make_parse_example_spec, serialize
 from estimators.mode_keys import ModeKeys
-
-if TYPE_CHECKING:
-    from estimators.estimator import Estimator
+from estimators.runner import ModelRunner
+from estimators.steps import StepConfig, predictions_of
+from estimators.train_state import VARIABLES
 
 __all__ = ["export_saved_model"]
 
@@ -41,23 +42,25 @@ NAMED_PREDICTIONS = ("classes", "all_classes")
 
 
 def export_saved_model(
-    estimator: Estimator,
+    runner: ModelRunner,
     export_dir_base: str | os.PathLike[str],
-    serving_input_receiver_fn: Callable[[], ServingInputReceiver] | None = None,
-    checkpoint_path: str | os.PathLike[str] | None = None,
+    serving_input_receiver_fn: Callable[[], ServingInputReceiver] | None,
+    checkpoint_path: str | os.PathLike[str],
     *,
     platforms: Sequence[str] | None = None,
 ) -> str:
     """Writes `export_dir_base/<timestamp>/` atomically and returns its path.
 
+    `Estimator.export_saved_model` is the public entry point.
+
     Args:
-        estimator: The trained Estimator.
+        runner: The model's `ModelRunner` (`estimator.runner`).
         export_dir_base: Where timestamped exports go.
         serving_input_receiver_fn: Returns the `ServingInputReceiver` naming the
-            raw input columns; default: parse records of the estimator's feature
+            raw input columns; default: parse records of the runner's feature
             columns (`fc.make_parse_example_spec`). Required for a model without
             feature columns.
-        checkpoint_path: The checkpoint to export; default the latest.
+        checkpoint_path: The checkpoint to export.
         platforms: `jax.export` platforms; default CPU and CUDA (CPU only when
             lowering for CUDA fails).
 
@@ -65,27 +68,18 @@ def export_saved_model(
         The path of the new export directory.
     """
     base = os.fspath(export_dir_base)
-    path = (
-        os.fspath(checkpoint_path) if checkpoint_path else estimator.latest_checkpoint()
-    )
-    if path is None:
-        raise ValueError(
-            f"Couldn't find trained model at {estimator.model_dir}: train the "
-            "estimator (or give checkpoint_path=...) before exporting."
-        )
-    receiver = _receiver(estimator, serving_input_receiver_fn)
-    columns = estimator.feature_columns
-    transform_text = _serialize_columns(columns) if columns else None
-    features, var_width = example_features(estimator, receiver)
-    variables, global_step, rng = estimator._variables_for(
-        path, (features, None, np.ones(1, np.float32)), ModeKeys.PREDICT
-    )
-    exported = _export_program(
-        estimator._program, variables, rng, features, var_width, platforms
-    )
-    names = _class_names(estimator)
+    path = os.fspath(checkpoint_path)
+    receiver = _receiver(runner, serving_input_receiver_fn)
+    columns = runner.feature_columns
+    transform_text = serialize(columns) if columns else None
+    features, var_width = example_features(runner, receiver)
+    batch = batching.Batch(features, None, None)
+    variables, global_step, rng = runner.variables(path, batch, ModeKeys.PREDICT)
+    config = runner.step_config(ModeKeys.PREDICT, batch)
+    exported = _export_program(config, variables, rng, features, var_width, platforms)
+    names = _class_names(runner)
     signature = _signature(receiver, features, var_width, exported, names)
-    metadata = _metadata(estimator, path, global_step, names, signature["outputs"])
+    metadata = _metadata(runner, path, global_step, names, signature["outputs"])
     tmp = _files.new_temp_dir(base)
     try:
         _write(
@@ -128,7 +122,7 @@ def _signature(
 
 
 def _metadata(
-    estimator: Estimator,
+    runner: ModelRunner,
     checkpoint: str,
     global_step: int,
     class_names: list[str] | None,
@@ -138,10 +132,10 @@ def _metadata(
     return {
         "global_step": int(global_step),
         "checkpoint": os.path.basename(os.path.normpath(checkpoint)),
-        "model_dir": estimator.model_dir,
+        "model_dir": runner.config.model_dir,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "head": _head_info(estimator),
-        "label_vocabulary": _label_vocabulary(estimator),
+        "head": _head_info(runner.head),
+        "label_vocabulary": _label_vocabulary(runner.head),
         "class_names": class_names,
         "named_predictions": named,
         "versions": _versions(),
@@ -151,7 +145,7 @@ def _metadata(
 def _arrays(variables: Any, rng: Any) -> dict[str, np.ndarray]:
     """The variables keyed by their checkpoint path names, and the predict RNG."""
     arrays = {
-        f"variables/{checkpoints.path_name(p)}": np.asarray(leaf)
+        f"{VARIABLES}/{checkpoints.path_name(p)}": np.asarray(leaf)
         for p, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]
     }
     arrays["rng"] = np.asarray(rng)
@@ -159,19 +153,17 @@ def _arrays(variables: Any, rng: Any) -> dict[str, np.ndarray]:
 
 
 def _receiver(
-    estimator: Estimator, fn: Callable[[], ServingInputReceiver] | None
+    runner: ModelRunner, fn: Callable[[], ServingInputReceiver] | None
 ) -> ServingInputReceiver:
     if fn is None:
-        if not estimator.feature_columns:
+        if not runner.feature_columns:
             raise ValueError(
                 "export_saved_model needs serving_input_receiver_fn=... for a model "
                 "without feature columns, e.g. est.export."
                 "build_raw_serving_input_receiver_fn({'x': np.zeros((1, 4), "
                 "np.float32)}) naming each raw input with an example batch."
             )
-        from estimators import feature_column as fc
-
-        spec = fc.make_parse_example_spec(estimator.feature_columns)
+        spec = make_parse_example_spec(runner.feature_columns)
         return ServingInputReceiver(spec, parse_records=True)
     receiver = fn() if callable(fn) else fn
     if not isinstance(receiver, ServingInputReceiver):
@@ -182,14 +174,8 @@ def _receiver(
     return receiver
 
 
-def _serialize_columns(columns: Sequence[Any]) -> str:
-    from estimators import feature_column as fc
-
-    return fc.serialize(columns)
-
-
 def _export_program(
-    program: _model.ModelProgram,
+    config: StepConfig,
     variables: Any,
     rng: Any,
     features: Mapping[str, np.ndarray],
@@ -214,7 +200,7 @@ def _export_program(
         lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
         (variables, rng),
     )
-    fn = jax.jit(lambda v, r, f: _model.predict_step(program, v, r, f, None))
+    fn = jax.jit(lambda v, r, f: predictions_of(config, v, r, f))
     try:
         lower = jax.export.export(fn, platforms=platforms or DEFAULT_PLATFORMS)
         return lower(*abstract, feature_specs)
@@ -251,45 +237,32 @@ def _outputs(
     return outputs, is_dict
 
 
-def _head(estimator: Estimator) -> Any:
-    """The head whose `transform_predictions` the estimator applies, if any."""
-    transform = getattr(estimator, "prediction_transform", None)
-    return getattr(transform, "__self__", None)
-
-
-def _class_names(estimator: Estimator) -> list[str] | None:
+def _class_names(runner: ModelRunner) -> list[str] | None:
     """The class names that the head's host transform gives "classes" predictions.
 
     The export applies them itself; any other host transform of predictions is
     Python code that cannot travel with it.
     """
-    transform = getattr(estimator, "prediction_transform", None)
+    head, transform = runner.head, runner.prediction_transform
     if transform is None:
         return None
-    head = _head(estimator)
-    labels = getattr(head, "_classes", None)
-    vocabulary = getattr(labels, "vocabulary", None)
-    if vocabulary is not None:
-        return [str(v) for v in vocabulary]
-    from estimators.heads import Head
-
-    method = getattr(type(head), "transform_predictions", None)
-    if method is not Head.transform_predictions:
+    if head is None or transform != head.transform_predictions:
         logger.warning(
             "The estimator's prediction_transform %r is not part of the export: the "
             "exported model returns the predictions as the model_fn computes them.",
             transform,
         )
-    return None
+        return None
+    names = getattr(head, "class_names", None)
+    return [str(v) for v in names] if names is not None else None
 
 
-def _label_vocabulary(estimator: Estimator) -> list[str] | None:
-    vocabulary = getattr(_head(estimator), "label_vocabulary", None)
+def _label_vocabulary(head: Any) -> list[str] | None:
+    vocabulary = getattr(head, "label_vocabulary", None)
     return [str(v) for v in vocabulary] if vocabulary is not None else None
 
 
-def _head_info(estimator: Estimator) -> dict[str, Any] | None:
-    head = _head(estimator)
+def _head_info(head: Any) -> dict[str, Any] | None:
     if head is None:
         return None
     info: dict[str, Any] = {"class": type(head).__name__}

@@ -2,8 +2,8 @@
 
 Calls the input_fn with the arguments it accepts, normalises what it returns
 (a Dataset, an iterable of batches, or one `(features, labels)` tuple), runs the
-host half of the feature columns, converts to numpy and pads partial batches with
-a mask so that one compiled function serves every batch.
+host half of the feature columns and converts to numpy. `estimators.batching`
+decides the compiled sizes.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import jax
 import numpy as np
 
 from estimators.mode_keys import ModeKeys
 
-__all__ = ["Batch", "InputPipeline", "pad_batch"]
+__all__ = ["HostBatch", "InputPipeline", "call_input_fn", "to_numpy"]
 
-Batch = tuple[dict[str, np.ndarray], Any, np.ndarray]  # features, labels, mask
+HostBatch = tuple[Any, Any, int]  # features, labels, rows
 
 
 def call_input_fn(
@@ -70,7 +71,7 @@ def _is_string_array(value: Any) -> str | None:
     return None
 
 
-def _to_numpy(name: str, value: Any) -> np.ndarray:
+def to_numpy(name: str, value: Any) -> np.ndarray:
     if type(value).__module__.startswith("pyarrow"):
         value = value.to_numpy(zero_copy_only=False)
     array = np.asarray(value)
@@ -85,17 +86,17 @@ def _to_numpy(name: str, value: Any) -> np.ndarray:
     return array
 
 
-def _labels_to_numpy(labels: Any) -> Any:
+def _labelsto_numpy(labels: Any) -> Any:
     if labels is None:
         return None
     if isinstance(labels, Mapping):
-        return {k: _to_numpy(f"labels[{k!r}]", v) for k, v in labels.items()}
+        return {k: to_numpy(f"labels[{k!r}]", v) for k, v in labels.items()}
     if _is_string_array(labels):
         raise ValueError(
             "labels are strings; map them to integer ids first (canned classifiers "
             "take label_vocabulary=[...] for this)."
         )
-    return _to_numpy("labels", labels)
+    return to_numpy("labels", labels)
 
 
 def _rows(features: Mapping[str, Any], labels: Any) -> int:
@@ -131,30 +132,6 @@ def _split(element: Any) -> tuple[Any, Any]:
         "input_fn must yield (features, labels) tuples, feature dicts or arrays, got "
         f"{type(element).__name__}."
     )
-
-
-def pad_batch(features: Any, labels: Any, rows: int, size: int) -> Batch:
-    """Pads a batch of `rows` examples to `size` by repeating the last row."""
-    mask = np.zeros(size, np.float32)
-    mask[:rows] = 1.0
-    if rows == size:
-        return features, labels, mask
-
-    def pad(array: np.ndarray) -> np.ndarray:
-        widths = [(0, size - rows)] + [(0, 0)] * (array.ndim - 1)
-        return np.pad(array, widths, mode="edge" if rows else "constant")
-
-    def pad_tree(tree: Any) -> Any:
-        if isinstance(tree, Mapping):
-            return {k: pad(v) for k, v in tree.items()}
-        return None if tree is None else pad(tree)
-
-    return pad_tree(features), pad_tree(labels), mask
-
-
-def next_power_of_two(n: int) -> int:
-    """The smallest power of two >= n (1 for n <= 1)."""
-    return 1 << max(n - 1, 0).bit_length()
 
 
 class InputPipeline:
@@ -215,9 +192,41 @@ class InputPipeline:
             return False
         return True
 
-    def __iter__(self) -> Iterator[tuple[dict[str, np.ndarray], Any, int]]:
+    def __iter__(self) -> Iterator[HostBatch]:
         for element in self.iterator:
             yield self.prepare(*_split(element))
+
+    def next_stacked(self, count: int, batch_size: int) -> HostBatch | None:
+        """Up to `count` full batches of `batch_size` rows, stacked (leading axis).
+
+        Uses the input's bulk reader (`next_stacked`, as `est.data` iterators
+        have): one gather for many batches, and one host transform over all
+        their rows. Returns `(features, labels, k)` with k >= 1 batches, or None
+        when the input has no bulk reader or its next batch is not a full one;
+        the caller then reads batch by batch.
+        """
+        bulk = getattr(self.iterator, "next_stacked", None)
+        if bulk is None or count < 1:
+            return None
+        element = bulk(count)
+        if element is None:
+            return None
+        features, labels = _split(element)
+        leaves = jax.tree.leaves((features, labels))
+        k = leaves[0].shape[0]
+        if leaves[0].shape[1] != batch_size:
+            raise ValueError(
+                f"the input's next_stacked gave batches of {leaves[0].shape[1]} rows,"
+                f" expected {batch_size}."
+            )
+        flat = jax.tree.map(
+            lambda a: np.reshape(a, (k * batch_size, *a.shape[2:])), (features, labels)
+        )
+        host, host_labels, _ = self.prepare(*flat)
+        stacked = jax.tree.map(
+            lambda a: np.reshape(a, (k, batch_size, *a.shape[1:])), (host, host_labels)
+        )
+        return stacked[0], stacked[1], k
 
     def prepare(
         self, features: Any, labels: Any
@@ -233,7 +242,7 @@ class InputPipeline:
                     f" array), got {type(features).__name__}."
                 )
             rows = _rows({"features": features}, labels)
-            return _to_numpy("features", features), self._labels(labels), rows
+            return to_numpy("features", features), self._labels(labels), rows
         rows = _rows(features, labels)
         if self.transform is not None:
             features = self.transform(features)
@@ -243,10 +252,10 @@ class InputPipeline:
             if kind is not None:
                 self.host_only[name] = kind
                 continue
-            host[name] = _to_numpy(name, value)
+            host[name] = to_numpy(name, value)
         return host, self._labels(labels), rows
 
     def _labels(self, labels: Any) -> Any:
         if self.label_transform is not None and labels is not None:
             labels = self.label_transform(labels)
-        return _labels_to_numpy(labels)
+        return _labelsto_numpy(labels)
