@@ -20,6 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from estimators.export.serving import STRING, InputSpec
+from estimators.feature_column import raw_values
+from estimators.feature_column.base import walk
+from estimators.feature_column.vocabulary import VocabularyListColumn
 
 __all__ = ["ServingInputError"]
 
@@ -253,11 +256,9 @@ def _raise_width(name: str, spec: InputSpec, got: int, row: int) -> None:
 
 def strict_vocabulary_columns(feature_columns: Iterable[Any]) -> list[Any]:
     """The vocabulary columns (nested ones too) that map unknown values to -1."""
-    from estimators.feature_column import VocabularyListColumn, _core
-
     return [
         column
-        for column in dict.fromkeys(_core.walk(feature_columns))
+        for column in dict.fromkeys(walk(feature_columns))
         if isinstance(column, VocabularyListColumn)
         and not column.num_oov_buckets
         and column.default_value == -1
@@ -280,8 +281,6 @@ def check_vocabularies(
         vocabulary_columns: From `strict_vocabulary_columns`.
         transformed: The transformed features.
     """
-    from estimators.feature_column import _inputs
-
     for column in vocabulary_columns:
         if column.key not in columns:
             continue
@@ -290,10 +289,12 @@ def check_vocabularies(
             continue
         raw = columns[column.key]
         if column.dtype == STRING:
-            values, layout = _inputs.string_values(raw, column.key, allow_numbers=False)
+            values, layout = raw_values.string_values(
+                raw, column.key, allow_numbers=False
+            )
             known = pa.array(column.vocabulary_list, pa.large_string())
         else:
-            ints, missing, layout = _inputs.integer_values(raw, column.key)
+            ints, missing, layout = raw_values.integer_values(raw, column.key)
             values = pa.array(np.where(missing, 0, ints), mask=missing)
             known = pa.array(column.vocabulary_list, pa.int64())
         unknown = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, known)))

@@ -9,15 +9,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from estimators.feature_column import _core, _sketch
-from estimators.feature_column._core import (
-    FeatureColumn,
-    FeatureInputError,
-    HostContext,
-)
+from estimators.feature_column import base, sketch
+from estimators.feature_column.base import FeatureColumn
 from estimators.feature_column.bucketized import BucketizedColumn
-from estimators.feature_column.categorical import raw_values
+from estimators.feature_column.errors import FeatureInputError
+from estimators.feature_column.host_context import HostContext
 from estimators.feature_column.numeric import NumericColumn
+from estimators.feature_column.raw_values import typed_values
 from estimators.feature_column.vocabulary import VocabularyListColumn
 
 __all__ = ["analyze", "is_frozen"]
@@ -26,7 +24,7 @@ __all__ = ["analyze", "is_frozen"]
 class _ZScore:
     def __init__(self, column: NumericColumn) -> None:
         self.column = column
-        self.moments = _sketch.Moments()
+        self.moments = sketch.Moments()
 
     def update(self, ctx: HostContext) -> None:
         self.moments.update(self.column._host_values(ctx))
@@ -48,7 +46,7 @@ class _ZScore:
 class _Quantiles:
     def __init__(self, column: BucketizedColumn) -> None:
         self.column = column
-        self.sketch = _sketch.QuantileSketch()
+        self.sketch = sketch.QuantileSketch()
 
     def update(self, ctx: HostContext) -> None:
         self.sketch.update(self.column.source_column._host_values(ctx))
@@ -74,11 +72,11 @@ class _Vocabulary:
     def __init__(self, column: VocabularyListColumn) -> None:
         self.column = column
         kind = pa.large_string() if column.dtype == "string" else pa.int64()
-        self.counts = _sketch.ValueCounts(kind)
+        self.counts = sketch.ValueCounts(kind)
 
     def update(self, ctx: HostContext) -> None:
         column = self.column
-        values, missing, _ = raw_values(
+        values, missing, _ = typed_values(
             ctx.raw(column.key, column), column.key, column.dtype
         )
         if missing.any():
@@ -150,7 +148,7 @@ def analyze(
       empty strings and integer -1 excluded;
     - z-score: per-element mean and population std (streamed, Chan merge);
     - boundaries: `k - 1` inverted-CDF quantiles `i / k` (exact below 2**19
-      values, see `_sketch.QuantileSketch` beyond), duplicates removed.
+      values, see `sketch.QuantileSketch` beyond), duplicates removed.
 
     Args:
         dataset: Iterable of feature dicts or `(features, labels)` batches,
@@ -168,9 +166,9 @@ def analyze(
         >>> x.mean
         (3.0,)
     """
-    columns = _core.as_column_list(feature_columns)
+    columns = base.as_column_list(feature_columns)
     pending: dict[FeatureColumn, Any] = {}
-    for column in _core.walk(columns):
+    for column in base.walk(columns):
         if column._open_analyzer is not None and column not in pending:
             pending[column] = _ANALYZERS[type(column)](column)
     if not pending:
@@ -180,7 +178,7 @@ def analyze(
         for analyzer in pending.values():
             analyzer.update(ctx)
     learnt = {column: analyzer.result() for column, analyzer in pending.items()}
-    return [_core.replace_columns(column, learnt) for column in columns]
+    return [base.replace_columns(column, learnt) for column in columns]
 
 
 def is_frozen(feature_columns: Iterable[FeatureColumn]) -> bool:
@@ -197,5 +195,5 @@ def is_frozen(feature_columns: Iterable[FeatureColumn]) -> bool:
         >>> fc.is_frozen([fc.categorical_column_with_vocabulary_list("c", top_k=10)])
         False
     """
-    columns = _core.as_column_list(feature_columns)
-    return all(column._open_analyzer is None for column in _core.walk(columns))
+    columns = base.as_column_list(feature_columns)
+    return all(column._open_analyzer is None for column in base.walk(columns))

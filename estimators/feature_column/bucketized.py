@@ -9,8 +9,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from estimators.feature_column import _core, _model
-from estimators.feature_column._core import CategoricalColumn, DenseColumn, HostContext
+from estimators.feature_column import in_model, validation
+from estimators.feature_column.base import CategoricalColumn, DenseColumn
+from estimators.feature_column.host_context import HostContext
 from estimators.feature_column.numeric import NumericColumn
 
 __all__ = ["BucketizedColumn", "bucketized_column"]
@@ -59,7 +60,7 @@ class BucketizedColumn(DenseColumn, CategoricalColumn):
 
     def _dense_tensor(self, features: Mapping[str, Any], params: Any) -> jnp.ndarray:
         ids, weights = self._model_ids(features)
-        return _model.multi_hot(ids, weights, self._checked_num_buckets())
+        return in_model.multi_hot(ids, weights, self._checked_num_buckets())
 
 
 def bucketized_column(
@@ -102,7 +103,7 @@ def bucketized_column(
             f"got boundaries={boundaries!r}, num_buckets={num_buckets!r}."
         )
     if num_buckets is not None:
-        _core.check_positive_int(num_buckets, "num_buckets", minimum=2)
+        validation.check_positive_int(num_buckets, "num_buckets", minimum=2)
         return BucketizedColumn(source_column, None, int(num_buckets))
     return BucketizedColumn(source_column, check_boundaries(boundaries), None)
 

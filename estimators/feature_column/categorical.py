@@ -12,15 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from estimators.feature_column import _core, _hashing, _inputs
-from estimators.feature_column._core import (
-    CategoricalColumn,
-    FeatureInputError,
-    HostContext,
-)
+from estimators.feature_column import hashing, raw_values, validation
+from estimators.feature_column.base import CategoricalColumn
+from estimators.feature_column.errors import FeatureInputError
+from estimators.feature_column.host_context import HostContext
 from estimators.feature_column.parse_spec import VarLenFeature
 
 __all__ = [
@@ -29,23 +25,6 @@ __all__ = [
     "categorical_column_with_hash_bucket",
     "categorical_column_with_identity",
 ]
-
-
-def raw_values(
-    raw: Any, key: str, dtype: str
-) -> tuple[pa.Array, np.ndarray, _inputs.Layout]:
-    """Flat Arrow values, their missing mask and layout, for a str or int column."""
-    if dtype == "string":
-        values, layout = _inputs.string_values(raw, key, allow_numbers=False)
-        return values, pc.is_null(values).to_numpy(zero_copy_only=False), layout
-    ints, missing, layout = _inputs.integer_values(raw, key)
-    return pa.array(ints, pa.int64()), missing, layout
-
-
-def hash_text(values: pa.Array) -> np.ndarray:
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        values = pc.cast(values, pa.large_string())
-    return _hashing.string_fingerprints(values)
 
 
 @dataclass(frozen=True, repr=False)
@@ -77,8 +56,8 @@ class HashedCategoricalColumn(CategoricalColumn):
             table = (strings.fingerprints() % size).astype(np.int32)
             return strings.layout.scatter(strings.per_value(table, -1), -1)
         raw = ctx.raw(self.key, self)
-        values, missing, layout = raw_values(raw, self.key, self.dtype)
-        ids = (hash_text(values) % size).astype(np.int64)
+        values, missing, layout = raw_values.typed_values(raw, self.key, self.dtype)
+        ids = (hashing.string_fingerprints(values) % size).astype(np.int64)
         ids[missing] = -1
         return layout.scatter(ids.astype(np.int32), -1)
 
@@ -106,7 +85,9 @@ class IdentityCategoricalColumn(CategoricalColumn):
         return {self.key: VarLenFeature("int64")}
 
     def _host_ids(self, ctx: HostContext) -> np.ndarray:
-        ids, missing, layout = _inputs.integer_values(ctx.raw(self.key, self), self.key)
+        ids, missing, layout = raw_values.integer_values(
+            ctx.raw(self.key, self), self.key
+        )
         outside = ~missing & ((ids < 0) | (ids >= self.number_buckets))
         if outside.any():
             if self.default_value is None:
@@ -126,7 +107,7 @@ def categorical_column_with_hash_bucket(
 ) -> HashedCategoricalColumn:
     """Ids by hashing, like `tf.feature_column.categorical_column_with_hash_bucket`.
 
-    `id = fingerprint64(text) % hash_bucket_size` (see `_hashing`: FNV-1a then
+    `id = fingerprint64(text) % hash_bucket_size` (see `hashing`: FNV-1a then
     fmix64 over UTF-8; stable across runs and platforms, different from tf's
     FarmHash ids). Integers are hashed as their decimal text.
 
@@ -142,10 +123,10 @@ def categorical_column_with_hash_bucket(
         >>> categorical_column_with_hash_bucket("city", 100).num_buckets
         100
     """
-    key = _core.check_key(key)
-    size = _core.check_positive_int(hash_bucket_size, "hash_bucket_size")
-    dtype_name = _core.canonical_dtype(dtype)
-    if dtype_name != "string" and not _core.is_integer_dtype(dtype_name):
+    key = validation.check_key(key)
+    size = validation.check_positive_int(hash_bucket_size, "hash_bucket_size")
+    dtype_name = validation.canonical_dtype(dtype)
+    if dtype_name != "string" and not validation.is_integer_dtype(dtype_name):
         raise ValueError(
             f"column '{key}': `dtype` must be string or integer, got {dtype!r}."
         )
@@ -170,10 +151,12 @@ def categorical_column_with_identity(
         >>> categorical_column_with_identity("digit", 10).num_buckets
         10
     """
-    key = _core.check_key(key)
-    size = _core.check_positive_int(num_buckets, "num_buckets")
+    key = validation.check_key(key)
+    size = validation.check_positive_int(num_buckets, "num_buckets")
     if default_value is not None:
-        default = _core.check_positive_int(default_value, "default_value", minimum=0)
+        default = validation.check_positive_int(
+            default_value, "default_value", minimum=0
+        )
         if default >= size:
             raise ValueError(
                 f"column '{key}': `default_value` must be in [0, {size}), "

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from estimators.feature_column import _core, _hashing
-from estimators.feature_column._core import CategoricalColumn, HostContext
+from estimators.feature_column import hashing, validation
+from estimators.feature_column.base import CategoricalColumn
 from estimators.feature_column.categorical import HashedCategoricalColumn
+from estimators.feature_column.host_context import HostContext
 from estimators.feature_column.parse_spec import VarLenFeature
 
 __all__ = ["DEFAULT_HASH_KEY", "CrossedColumn", "crossed_column"]
@@ -65,7 +66,7 @@ class CrossedColumn(CategoricalColumn):
             hashes = strings.per_value(strings.fingerprints(), 0)
             return layout.scatter(hashes, 0), present
         ids = ctx.ids(key)
-        return _hashing.mix_ids(ids), ids >= 0
+        return hashing.mix_ids(ids), ids >= 0
 
     def _host_ids(self, ctx: HostContext) -> np.ndarray:
         seed = DEFAULT_HASH_KEY if self.hash_key is None else self.hash_key
@@ -74,11 +75,11 @@ class CrossedColumn(CategoricalColumn):
         for key in self.keys:
             part, part_present = self._part(key, ctx)
             if hashes is None:
-                start = _hashing.fmix64(np.full(part.shape, seed % 2**64, np.uint64))
-                hashes, present = _hashing.combine(start, part), part_present
+                start = hashing.fmix64(np.full(part.shape, seed % 2**64, np.uint64))
+                hashes, present = hashing.combine(start, part), part_present
                 continue
             shape = (part.shape[0], hashes.shape[1] * part.shape[1])
-            hashes = _hashing.combine(hashes[:, :, None], part[:, None, :])
+            hashes = hashing.combine(hashes[:, :, None], part[:, None, :])
             hashes = hashes.reshape(shape)
             present = (present[:, :, None] & part_present[:, None, :]).reshape(shape)
         assert hashes is not None and present is not None
@@ -132,7 +133,7 @@ def crossed_column(
                 "crossed_column: each key must be a feature name or a categorical "
                 f"column, got {key!r}."
             )
-    size = _core.check_positive_int(hash_bucket_size, "hash_bucket_size")
+    size = validation.check_positive_int(hash_bucket_size, "hash_bucket_size")
     if hash_key is not None and (
         isinstance(hash_key, bool) or not isinstance(hash_key, int) or hash_key < 0
     ):

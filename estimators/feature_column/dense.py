@@ -11,14 +11,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from safetensors.numpy import load_file
 
-from estimators.feature_column import _core, _model
-from estimators.feature_column._core import (
-    CategoricalColumn,
-    DenseColumn,
-    FeatureInputError,
-    ParamFactory,
-)
+from estimators.feature_column import in_model, validation
+from estimators.feature_column.base import CategoricalColumn, DenseColumn, ParamFactory
+from estimators.feature_column.errors import FeatureInputError
 
 __all__ = [
     "EmbeddingColumn",
@@ -50,12 +47,13 @@ class IndicatorColumn(DenseColumn):
         self, features: Mapping[str, Any], params: ParamFactory
     ) -> jnp.ndarray:
         ids, weights = self.categorical_column._model_ids(features)
-        return _model.multi_hot(ids, weights, self._dense_size)
+        return in_model.multi_hot(ids, weights, self._dense_size)
 
 
 @dataclass(frozen=True, repr=False)
 class _EmbeddingBase(DenseColumn):
     _column_fields = ("categorical_column",)
+    _creates_parameters = True
 
     categorical_column: CategoricalColumn
     dimension: int
@@ -87,11 +85,13 @@ class _EmbeddingBase(DenseColumn):
         if not getattr(self, "trainable", True):
             table = jax.lax.stop_gradient(table)
         ids, weights = self.categorical_column._model_ids(features)
-        rows = _model.gather(table, ids)
+        rows = in_model.gather(table, ids)
         max_norm = getattr(self, "max_norm", None)
         if max_norm is not None:
-            rows = _model.clip_rows(rows, max_norm)
-        return _model.combine(rows, _model.valid_weights(ids, weights), self.combiner)
+            rows = in_model.clip_rows(rows, max_norm)
+        return in_model.combine(
+            rows, in_model.valid_weights(ids, weights), self.combiner
+        )
 
 
 @dataclass(frozen=True, repr=False)
@@ -146,8 +146,6 @@ def _checkpoint_initializer(path: str, tensor_name: str) -> Callable[..., Any]:
     """Initialiser reading `tensor_name` from a safetensors file or checkpoint dir."""
 
     def init(key: Any, shape: tuple[int, ...], dtype: Any = jnp.float32) -> jnp.ndarray:
-        from safetensors.numpy import load_file
-
         file = os.path.join(path, "state.safetensors") if os.path.isdir(path) else path
         try:
             tensors = load_file(file)
@@ -234,9 +232,9 @@ def embedding_column(
         )
     return EmbeddingColumn(
         categorical_column,
-        _core.check_positive_int(dimension, "dimension"),
-        _model.check_combiner(combiner),
-        _core.check_initializer(initializer, "initializer"),
+        validation.check_positive_int(dimension, "dimension"),
+        validation.check_combiner(combiner),
+        validation.check_initializer(initializer, "initializer"),
         None if ckpt_to_load_from is None else os.fspath(ckpt_to_load_from),
         tensor_name_in_ckpt,
         _check_max_norm(max_norm),
@@ -303,13 +301,13 @@ def shared_embeddings(
     collection = shared_embedding_collection_name or (
         "_".join(sorted(names)) + "_shared_embedding"
     )
-    _core.check_key(collection, "shared_embedding_collection_name")
+    validation.check_key(collection, "shared_embedding_collection_name")
     return [
         SharedEmbeddingColumn(
             column,
-            _core.check_positive_int(dimension, "dimension"),
-            _model.check_combiner(combiner),
-            _core.check_initializer(initializer, "initializer"),
+            validation.check_positive_int(dimension, "dimension"),
+            validation.check_combiner(combiner),
+            validation.check_initializer(initializer, "initializer"),
             collection,
             _check_max_norm(max_norm),
             _check_bool(trainable, "trainable"),

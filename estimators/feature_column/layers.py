@@ -17,14 +17,12 @@ from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
+from flax.linen import module as flax_module
 
-from estimators.feature_column import _core, _model
-from estimators.feature_column._core import (
-    CategoricalColumn,
-    DenseColumn,
-    FeatureColumn,
-)
-from estimators.feature_column.dense import IndicatorColumn, _EmbeddingBase
+from estimators.feature_column import base, in_model, validation
+from estimators.feature_column.base import CategoricalColumn, DenseColumn, FeatureColumn
+from estimators.feature_column.dense import IndicatorColumn
+from estimators.feature_column.errors import FeatureInputError
 
 __all__ = ["input_layer", "linear_model"]
 
@@ -54,13 +52,13 @@ class _Params:
         if (scope, name) in self._made:
             value = self._made[(scope, name)]
             if tuple(value.shape) != tuple(shape):
-                raise _core.FeatureInputError(
+                raise FeatureInputError(
                     f"{self._layer}: columns sharing '{scope}/{name}' need the same "
                     f"shape, got {tuple(value.shape)} and {tuple(shape)}."
                 )
             return value
         if self._module is None:
-            raise _core.FeatureInputError(
+            raise FeatureInputError(
                 f"{self._layer}: creating '{scope}/{name}' needs a flax module; call "
                 "it inside a model_fn run by the Estimator (or a flax.linen "
                 "@nn.compact method)."
@@ -73,7 +71,7 @@ class _Params:
 
 
 def _sorted_columns(feature_columns: Any, where: str) -> list[FeatureColumn]:
-    columns = _core.as_column_list(feature_columns)
+    columns = base.as_column_list(feature_columns)
     if not columns:
         raise ValueError(f"{where}: `feature_columns` must not be empty.")
     columns = sorted(columns, key=lambda c: c.name)
@@ -81,14 +79,12 @@ def _sorted_columns(feature_columns: Any, where: str) -> list[FeatureColumn]:
         if a.name == b.name and a != b:
             raise ValueError(
                 f"{where}: two different columns are named '{a.name}': "
-                f"{_core.describe(a)} and {_core.describe(b)}."
+                f"{base.describe(a)} and {base.describe(b)}."
             )
     return [c for i, c in enumerate(columns) if i == 0 or c != columns[i - 1]]
 
 
 def _in_flax_module() -> bool:
-    from flax.linen import module as flax_module
-
     stack = getattr(getattr(flax_module, "_context", None), "module_stack", [None])
     return bool(stack) and stack[-1] is not None
 
@@ -149,7 +145,7 @@ def input_layer(
                 "fc.embedding_column(...) (linear_model takes it directly)."
             )
     dense = tuple(c for c in columns if isinstance(c, DenseColumn))
-    if not any(isinstance(c, _EmbeddingBase) for c in dense) or not _in_flax_module():
+    if not any(c._creates_parameters for c in dense) or not _in_flax_module():
         return _dense_blocks(features, dense, _Params(None, name))
     return _InputLayer(columns=dense, name=name)(features)
 
@@ -172,9 +168,11 @@ class _LinearModel(nn.Module):
                 size = categorical._checked_num_buckets()
                 table = params(column.name, "weights", (size, self.units), zeros)
                 ids, weights = categorical._model_ids(features)
-                rows = _model.gather(table, ids)
+                rows = in_model.gather(table, ids)
                 logits.append(
-                    _model.combine(rows, _model.valid_weights(ids, weights), combiner)
+                    in_model.combine(
+                        rows, in_model.valid_weights(ids, weights), combiner
+                    )
                 )
             else:
                 assert isinstance(column, DenseColumn)
@@ -229,8 +227,8 @@ def linear_model(
         (2, 3)
     """
     columns = _sorted_columns(feature_columns, "linear_model")
-    units = _core.check_positive_int(units, "units")
-    _model.check_combiner(sparse_combiner, "sparse_combiner")
+    units = validation.check_positive_int(units, "units")
+    validation.check_combiner(sparse_combiner, "sparse_combiner")
     if not _in_flax_module():
         raise ValueError(
             "linear_model creates weights, so call it inside a model_fn run by the "

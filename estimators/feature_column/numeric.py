@@ -10,8 +10,10 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from estimators.feature_column import _core, _inputs, _model
-from estimators.feature_column._core import DenseColumn, FeatureInputError, HostContext
+from estimators.feature_column import base, in_model, raw_values, validation
+from estimators.feature_column.base import DenseColumn
+from estimators.feature_column.errors import FeatureInputError
+from estimators.feature_column.host_context import HostContext
 from estimators.feature_column.parse_spec import FixedLenFeature
 
 __all__ = ["NumericColumn", "numeric_column"]
@@ -64,7 +66,7 @@ class NumericColumn(DenseColumn):
             if raw.dtype.kind != "f":
                 return values  # integers and booleans are never missing
         else:
-            flat, layout = _inputs.numeric_values(raw, self.key)
+            flat, layout = raw_values.numeric_values(raw, self.key)
             values = _rows(self, flat, layout)
         missing = np.isnan(values)
         if self.default_value is not None:
@@ -82,7 +84,7 @@ class NumericColumn(DenseColumn):
         return values
 
     def _host_outputs(self, ctx: HostContext) -> dict[str, np.ndarray]:
-        _core.require_frozen(self)
+        base.require_frozen(self)
         values = self._host_values(ctx)
         raw = ctx.features[self.key]
         if _plain_numbers(raw, self.shape) and raw.dtype.kind != "f":
@@ -92,7 +94,7 @@ class NumericColumn(DenseColumn):
             return {self.name: values.astype(np.float32).reshape(-1, *self.shape)}
 
     def _dense_tensor(self, features: Mapping[str, Any], params: Any) -> jnp.ndarray:
-        x = _model.read_numeric(features, self, self.key, self.shape)
+        x = in_model.read_numeric(features, self.name, self.key, self.shape)
         if self.default_value is not None:
             default = jnp.asarray(self.default_value, jnp.float32).reshape(self.shape)
             x = jnp.where(jnp.isnan(x), default, x)
@@ -100,10 +102,10 @@ class NumericColumn(DenseColumn):
             x = jnp.asarray(self.normalizer_fn(x), jnp.float32)
         if self.normalizer == "zscore":
             if self.mean is None or self.std is None:
-                raise FeatureInputError(_core.needs_analyze_message(self))
+                raise FeatureInputError(base.needs_analyze_message(self))
             mean = jnp.asarray(self.mean, jnp.float32).reshape(self.shape)
             std = jnp.asarray(self.std, jnp.float32).reshape(self.shape)
-            x = _model.safe_divide(x - mean, std) + jnp.where(std > 0, 0.0, x - mean)
+            x = in_model.safe_divide(x - mean, std) + jnp.where(std > 0, 0.0, x - mean)
         return x.reshape(x.shape[0], self._dense_size)
 
 
@@ -174,9 +176,9 @@ def numeric_column(
         >>> numeric_column("pixels", shape=(2, 2), default_value=0.0).default_value
         (0.0, 0.0, 0.0, 0.0)
     """
-    key = _core.check_key(key)
+    key = validation.check_key(key)
     shape_tuple = _check_shape(shape)
-    dtype_name = _core.canonical_dtype(dtype)
+    dtype_name = validation.canonical_dtype(dtype)
     if dtype_name == "string" or dtype_name == "bool":
         raise ValueError(
             f"numeric_column '{key}': `dtype` must be a float or integer dtype, "

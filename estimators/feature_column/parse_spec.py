@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from estimators.feature_column import _core
-from estimators.feature_column._core import FeatureColumn
+from estimators.feature_column import base
+from estimators.feature_column.base import FeatureColumn
 
 __all__ = ["FixedLenFeature", "VarLenFeature", "make_parse_example_spec"]
 
@@ -55,7 +55,7 @@ def make_parse_example_spec(
         VarLenFeature(dtype='string')
     """
     result: dict[str, FixedLenFeature | VarLenFeature] = {}
-    for column in _core.as_column_list(feature_columns):
+    for column in base.as_column_list(feature_columns):
         for key, spec in column._parse_spec().items():
             if key in result and result[key] != spec:
                 raise ValueError(

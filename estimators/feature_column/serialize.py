@@ -7,8 +7,22 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from estimators.feature_column import _core
-from estimators.feature_column._core import FeatureColumn
+from estimators.feature_column import base
+from estimators.feature_column.base import FeatureColumn
+from estimators.feature_column.bucketized import BucketizedColumn
+from estimators.feature_column.categorical import (
+    HashedCategoricalColumn,
+    IdentityCategoricalColumn,
+)
+from estimators.feature_column.crossed import CrossedColumn
+from estimators.feature_column.dense import (
+    EmbeddingColumn,
+    IndicatorColumn,
+    SharedEmbeddingColumn,
+)
+from estimators.feature_column.numeric import NumericColumn
+from estimators.feature_column.vocabulary import VocabularyListColumn
+from estimators.feature_column.weighted import WeightedCategoricalColumn
 
 __all__ = ["deserialize", "serialize"]
 
@@ -17,21 +31,6 @@ VERSION = 1
 
 
 def _classes() -> dict[str, type[FeatureColumn]]:
-    from estimators.feature_column.bucketized import BucketizedColumn
-    from estimators.feature_column.categorical import (
-        HashedCategoricalColumn,
-        IdentityCategoricalColumn,
-    )
-    from estimators.feature_column.crossed import CrossedColumn
-    from estimators.feature_column.dense import (
-        EmbeddingColumn,
-        IndicatorColumn,
-        SharedEmbeddingColumn,
-    )
-    from estimators.feature_column.numeric import NumericColumn
-    from estimators.feature_column.vocabulary import VocabularyListColumn
-    from estimators.feature_column.weighted import WeightedCategoricalColumn
-
     classes = (
         BucketizedColumn,
         CrossedColumn,
@@ -111,7 +110,7 @@ def serialize(columns: Iterable[FeatureColumn]) -> str:
         >>> fc.deserialize(fc.serialize(cols)) == cols
         True
     """
-    encoded = [_encode_column(c) for c in _core.as_column_list(columns, "columns")]
+    encoded = [_encode_column(c) for c in base.as_column_list(columns, "columns")]
     return json.dumps({"format": FORMAT, "version": VERSION, "columns": encoded})
 
 

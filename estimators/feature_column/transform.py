@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from estimators.feature_column import _core
-from estimators.feature_column._core import (
-    FeatureColumn,
-    FeatureInputError,
-    HostContext,
-)
+from estimators.feature_column import base
+from estimators.feature_column.base import FeatureColumn
+from estimators.feature_column.errors import FeatureInputError
+from estimators.feature_column.host_context import HostContext
 
 __all__ = ["transform"]
 
@@ -53,13 +51,13 @@ def transform(
         >>> out["color"].ravel().tolist(), out["age"].ravel().tolist()
         ([1, -1, -1], [30.0, 40.0, 50.0])
     """
-    columns = _core.as_column_list(feature_columns)
+    columns = base.as_column_list(feature_columns)
     ctx = HostContext(features)
     outputs: dict[str, Any] = {}
     producers: dict[str, FeatureColumn] = {}
     consumed: set[str] = set()
     for column in columns:
-        _core.require_frozen(column)
+        base.require_frozen(column)
         consumed |= column._raw_keys()
         for key, value in column._host_outputs(ctx).items():
             _check_unique(key, column, producers)
@@ -77,7 +75,7 @@ def _check_unique(
     owner = _owner(column, key)
     if key in producers and producers[key] != owner:
         raise FeatureInputError(
-            f"columns {_core.describe(producers[key])} and {_core.describe(owner)} "
+            f"columns {base.describe(producers[key])} and {base.describe(owner)} "
             "both produce the transformed "
             f"feature '{key}'; give them different keys or use one of them."
         )
@@ -88,7 +86,7 @@ def _owner(column: FeatureColumn, key: str) -> FeatureColumn:
     """The innermost column whose name is `key` (the one that computes it)."""
     if column.name == key:  # the common case: what walk() would find first
         return column
-    for col in _core.walk([column]):
+    for col in base.walk([column]):
         if col.name == key or key.startswith(f"{col.name}/"):
             return col
     return column

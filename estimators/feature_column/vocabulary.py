@@ -14,10 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from estimators.feature_column import _core, _inputs
-from estimators.feature_column._core import CategoricalColumn, HostContext
-from estimators.feature_column.categorical import hash_text, raw_values
+from estimators.feature_column import hashing, validation
+from estimators.feature_column.base import CategoricalColumn
+from estimators.feature_column.encoded_strings import EncodedStrings
+from estimators.feature_column.host_context import HostContext
 from estimators.feature_column.parse_spec import VarLenFeature
+from estimators.feature_column.raw_values import typed_values
 
 __all__ = [
     "VocabularyListColumn",
@@ -57,7 +59,7 @@ class _Lookup:
             self.order = np.argsort(numbers, kind="stable")
             self.sorted = numbers[self.order]
 
-    def string_ids(self, strings: _inputs.EncodedStrings) -> np.ndarray:
+    def string_ids(self, strings: EncodedStrings) -> np.ndarray:
         """int64 id of each distinct value of a batch, -1 when not in the vocabulary."""
         count = len(strings.dictionary)
         if 4 * count > len(self.values) + _ARROW_LOOKUP_SLACK:  # many: Arrow
@@ -177,14 +179,14 @@ class VocabularyListColumn(CategoricalColumn):
 
     def _integer_ids(self, ctx: HostContext) -> np.ndarray:
         assert self.vocabulary_list is not None
-        values, missing, layout = raw_values(
+        values, missing, layout = typed_values(
             ctx.raw(self.key, self), self.key, self.dtype
         )
         ids = _lookup(self).integer_ids(values.to_numpy())
         unknown = (ids < 0) & ~missing
         if unknown.any():
             if self.num_oov_buckets:
-                hashes = hash_text(values.filter(pa.array(unknown)))
+                hashes = hashing.string_fingerprints(values.filter(pa.array(unknown)))
                 oov = hashes % np.uint64(self.num_oov_buckets)
                 ids[unknown] = len(self.vocabulary_list) + oov.astype(np.int64)
             else:
@@ -230,22 +232,22 @@ def categorical_column_with_vocabulary_list(
         >>> color.name, color.num_buckets
         ('color', 2)
     """
-    key = _core.check_key(key)
+    key = validation.check_key(key)
     if vocabulary_list is None:
         if (
             dtype is not None
-            and _core.canonical_dtype(dtype) != "string"
-            and not (_core.is_integer_dtype(_core.canonical_dtype(dtype)))
+            and validation.canonical_dtype(dtype) != "string"
+            and not (validation.is_integer_dtype(validation.canonical_dtype(dtype)))
         ):
             raise ValueError(
                 f"column '{key}': `dtype` must be string or integer, got {dtype!r}."
             )
-        dtype_name = "string" if dtype is None else _core.canonical_dtype(dtype)
+        dtype_name = "string" if dtype is None else validation.canonical_dtype(dtype)
         vocabulary = None
         if top_k is not None:
-            _core.check_positive_int(top_k, "top_k")
+            validation.check_positive_int(top_k, "top_k")
         if min_frequency is not None:
-            _core.check_positive_int(min_frequency, "min_frequency")
+            validation.check_positive_int(min_frequency, "min_frequency")
     else:
         if top_k is not None or min_frequency is not None:
             raise ValueError(
@@ -279,10 +281,10 @@ def check_vocabulary(
     is_int = all(
         isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values
     )
-    wanted = None if dtype is None else _core.canonical_dtype(dtype)
+    wanted = None if dtype is None else validation.canonical_dtype(dtype)
     if is_text and wanted in (None, "string"):
         name = "string"
-    elif is_int and (wanted is None or _core.is_integer_dtype(wanted)):
+    elif is_int and (wanted is None or validation.is_integer_dtype(wanted)):
         name, values = wanted or "int64", tuple(int(v) for v in values)
     else:
         raise ValueError(
@@ -301,7 +303,9 @@ def check_vocabulary(
 def _check_oov(
     key: str, default_value: Any, num_oov_buckets: Any, vocabulary: Any
 ) -> tuple[int, int]:
-    num_oov = _core.check_positive_int(num_oov_buckets, "num_oov_buckets", minimum=0)
+    num_oov = validation.check_positive_int(
+        num_oov_buckets, "num_oov_buckets", minimum=0
+    )
     if isinstance(default_value, bool) or not isinstance(
         default_value, int | np.integer
     ):
@@ -354,7 +358,7 @@ def categorical_column_with_vocabulary_file(
         >>> categorical_column_with_vocabulary_file("color", path).vocabulary_list
         ('red', 'blue')
     """
-    key = _core.check_key(key)
+    key = validation.check_key(key)
     try:
         with open(vocabulary_file, encoding="utf-8") as f:
             lines = [line.rstrip("\r\n") for line in f]
@@ -363,14 +367,14 @@ def categorical_column_with_vocabulary_file(
             f"column '{key}': cannot read `vocabulary_file` {vocabulary_file!r}: {e}"
         ) from None
     if vocabulary_size is not None:
-        size = _core.check_positive_int(vocabulary_size, "vocabulary_size")
+        size = validation.check_positive_int(vocabulary_size, "vocabulary_size")
         if size > len(lines):
             raise ValueError(
                 f"column '{key}': `vocabulary_size` is {size} but "
                 f"{vocabulary_file!r} has {len(lines)} lines."
             )
         lines = lines[:size]
-    dtype_name = "string" if dtype is None else _core.canonical_dtype(dtype)
+    dtype_name = "string" if dtype is None else validation.canonical_dtype(dtype)
     if dtype_name != "string":
         try:
             lines = [int(line) for line in lines]

@@ -9,12 +9,10 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from estimators.feature_column import _core, _inputs, _model
-from estimators.feature_column._core import (
-    CategoricalColumn,
-    FeatureInputError,
-    HostContext,
-)
+from estimators.feature_column import in_model, raw_values, validation
+from estimators.feature_column.base import CategoricalColumn
+from estimators.feature_column.errors import FeatureInputError
+from estimators.feature_column.host_context import HostContext
 from estimators.feature_column.parse_spec import VarLenFeature
 
 __all__ = ["WeightedCategoricalColumn", "weighted_categorical_column"]
@@ -62,7 +60,7 @@ class WeightedCategoricalColumn(CategoricalColumn):
     def _host_weights(self, ctx: HostContext) -> np.ndarray:
         ids = ctx.ids(self)
         key = self.weight_feature_key
-        flat, layout = _inputs.numeric_values(ctx.raw(key, self), key)
+        flat, layout = raw_values.numeric_values(ctx.raw(key, self), key)
         weights = layout.scatter(flat, np.nan)
         if weights.shape != ids.shape:
             raise FeatureInputError(
@@ -84,8 +82,8 @@ class WeightedCategoricalColumn(CategoricalColumn):
         return {self.name: ctx.ids(self), self.weights_key: self._host_weights(ctx)}
 
     def _model_ids(self, features: Mapping[str, Any]) -> tuple[Any, Any]:
-        ids = _model.read_ids(features, self, self.name)
-        weights = jnp.asarray(_model.fetch(features, self.weights_key, self))
+        ids = in_model.read_ids(features, self.name, self.name)
+        weights = jnp.asarray(in_model.fetch(features, self.weights_key, self.name))
         return ids, weights.astype(jnp.float32).reshape(ids.shape)
 
 
@@ -119,8 +117,8 @@ def weighted_categorical_column(
             "weighted_categorical_column: `categorical_column` must be a "
             f"categorical column, got {categorical_column!r}."
         )
-    key = _core.check_key(weight_feature_key, "weight_feature_key")
-    dtype_name = _core.canonical_dtype(dtype)
+    key = validation.check_key(weight_feature_key, "weight_feature_key")
+    dtype_name = validation.canonical_dtype(dtype)
     if not dtype_name.startswith(("float", "bfloat")):
         raise ValueError(
             "weighted_categorical_column: `dtype` must be a float dtype, "

@@ -5,7 +5,8 @@ import pyarrow as pa
 import pytest
 
 from estimators import feature_column as fc
-from estimators.feature_column import FeatureInputError, _sketch
+from estimators.feature_column import FeatureInputError
+from estimators.feature_column.sketch import QuantileSketch
 
 
 def _batches(values, size):
@@ -61,7 +62,7 @@ def test_duplicate_boundaries_are_removed():
 
 def test_sketch_rank_error_stays_within_documented_bound():
     capacity, n = 500, 20_000
-    sketch = _sketch.QuantileSketch(capacity=capacity)
+    sketch = QuantileSketch(capacity=capacity)
     values = np.random.default_rng(3).permutation(n).astype(float)
     for chunk in _batches(values, 700):
         sketch.update(chunk)

@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from estimators import feature_column as fc
-from estimators.feature_column import FeatureInputError, _hashing
+from estimators.feature_column import FeatureInputError, hashing
 
 COLORS = ["red", "blue", "green"]
 
@@ -34,7 +34,7 @@ def test_unknown_values_hash_into_oov_buckets_stably():
     values = ["purple", "cyan", "purple", "blue"]
     got = ids({"color": pa.array(values)}, col).ravel()
     # OOV id = vocabulary size + fingerprint % oov buckets.
-    expected = 3 + _hashing.fingerprint64(pa.array(["purple", "cyan"])) % 4
+    expected = 3 + hashing.fingerprint64(pa.array(["purple", "cyan"])) % 4
     assert got.tolist() == [expected[0], expected[1], expected[0], 1]
     assert col.num_buckets == 7
 
@@ -136,7 +136,7 @@ def _reference_fingerprint(text: str) -> int:
 
 def test_fingerprint_matches_definition_and_pinned_values():
     texts = ["", "a", "hello", "héllo wörld", "x" * 100, "日本"]
-    got = _hashing.fingerprint64(pa.array(texts)).tolist()
+    got = hashing.fingerprint64(pa.array(texts)).tolist()
     assert got == [_reference_fingerprint(t) for t in texts]
     # Pinned so that a changed hash (which would silently remap every hashed
     # id in saved models) fails loudly.

@@ -3,14 +3,14 @@ import pyarrow as pa
 import pytest
 
 from estimators import feature_column as fc
-from estimators.feature_column import _hashing
+from estimators.feature_column import hashing
 
 
 def _expected(parts, size, seed=0xDECAFCAFFE):
     """The documented cross: fold `combine` over part fingerprints from fmix64(seed)."""
-    h = _hashing.fmix64(np.array([seed], np.uint64))
+    h = hashing.fmix64(np.array([seed], np.uint64))
     for part in parts:
-        h = _hashing.combine(h, np.array([part], np.uint64))
+        h = hashing.combine(h, np.array([part], np.uint64))
     return int(h[0] % np.uint64(size))
 
 
@@ -25,8 +25,8 @@ def test_cross_of_string_and_bucketized_matches_definition():
     out = fc.transform(
         {"city": pa.array(["sf", "ny"]), "age": np.array([20.0, 40.0])}, [col]
     )
-    sf = _hashing.fingerprint64(pa.array(["sf", "ny"]))
-    bucket = _hashing.mix_ids(np.array([0, 1]))
+    sf = hashing.fingerprint64(pa.array(["sf", "ny"]))
+    bucket = hashing.mix_ids(np.array([0, 1]))
     expected = [
         _expected([sf[0], bucket[0]], 1000),
         _expected([sf[1], bucket[1]], 1000),
@@ -64,7 +64,7 @@ def test_order_of_keys_and_hash_key_matter_and_ids_are_stable():
 def test_integer_key_is_hashed_as_text():
     col = fc.crossed_column(["n", "s"], 97)
     got = fc.transform({"n": np.array([5]), "s": np.array(["z"])}, [col])["n_X_s"]
-    parts = _hashing.fingerprint64(pa.array(["5", "z"]))
+    parts = hashing.fingerprint64(pa.array(["5", "z"]))
     assert got.tolist() == [[_expected(parts, 97)]]
 
 

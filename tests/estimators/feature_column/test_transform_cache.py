@@ -17,8 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from estimators import feature_column as fc
-from estimators.feature_column import _core, _hashing, _inputs, vocabulary
+from estimators.feature_column import (
+    encoded_strings,
+    hashing,
+    raw_values,
+    vocabulary,
+)
 from estimators.feature_column.crossed import DEFAULT_HASH_KEY
+from estimators.feature_column.host_context import HostContext
 
 SETTINGS = settings(max_examples=80, deadline=None)
 POOL = ["a", "b", "é", "日本", "😀", "a b", "x" * 40, "oov", "\x00", "ß", "Ab"]
@@ -41,32 +47,32 @@ PATHS = [  # (vocabulary lookup slack, vectorised-hashing threshold)
 
 def _set_paths(slack, vectorised):
     vocabulary._ARROW_LOOKUP_SLACK = slack
-    _inputs._VECTORISED_HASHING = vectorised
+    encoded_strings._VECTORISED_HASHING = vectorised
 
 
 @pytest.fixture(autouse=True)
 def _restore_paths():
-    saved = vocabulary._ARROW_LOOKUP_SLACK, _inputs._VECTORISED_HASHING
+    saved = vocabulary._ARROW_LOOKUP_SLACK, encoded_strings._VECTORISED_HASHING
     yield
     _set_paths(*saved)
 
 
 def _clear_caches():
-    _hashing.text_fingerprints.clear()
+    hashing.text_fingerprints.clear()
     vocabulary._LOOKUPS.clear()
     vocabulary._shared_lookup.cache_clear()
 
 
 def _reference_vocabulary_ids(column, values):
     """The uncached computation: `pc.index_in` and hashing over every value."""
-    strings, _ = _inputs.string_values(values, column.key, allow_numbers=False)
+    strings, _ = raw_values.string_values(values, column.key, allow_numbers=False)
     vocab = pa.array(column.vocabulary_list, pa.large_string())
     ids = pc.index_in(strings, value_set=vocab).fill_null(-1).to_numpy()
     ids = ids.astype(np.int64)
     missing = pc.is_null(strings).to_numpy(zero_copy_only=False)
     unknown = (ids < 0) & ~missing
     if column.num_oov_buckets:
-        hashes = _hashing.fingerprint64(strings) % np.uint64(column.num_oov_buckets)
+        hashes = hashing.fingerprint64(strings) % np.uint64(column.num_oov_buckets)
         oov = len(column.vocabulary_list) + hashes.astype(np.int64)
         ids = np.where(unknown, oov, ids)
     else:
@@ -75,8 +81,8 @@ def _reference_vocabulary_ids(column, values):
 
 
 def _reference_fingerprints(values):
-    strings, _ = _inputs.string_values(values, "v", allow_numbers=True)
-    return _hashing.fingerprint64(strings), pc.is_valid(strings).to_numpy(
+    strings, _ = raw_values.string_values(values, "v", allow_numbers=True)
+    return hashing.fingerprint64(strings), pc.is_valid(strings).to_numpy(
         zero_copy_only=False
     )
 
@@ -117,8 +123,8 @@ def test_hash_and_cross_ids_match_uncached_hashing(left, right):
     crossed = fc.crossed_column(["a", "b"], 1009)
     fa, va = _reference_fingerprints(a)
     fb, vb = _reference_fingerprints(b)
-    start = _hashing.fmix64(np.full(n, DEFAULT_HASH_KEY, np.uint64))
-    cross = _hashing.combine(_hashing.combine(start, fa), fb) % np.uint64(1009)
+    start = hashing.fmix64(np.full(n, DEFAULT_HASH_KEY, np.uint64))
+    cross = hashing.combine(hashing.combine(start, fa), fb) % np.uint64(1009)
     cross = cross.astype(np.int64)
     for paths in PATHS * 2:  # each path cold, then warm
         _set_paths(*paths)
@@ -146,14 +152,14 @@ def test_string_codes_equal_string_values(rows, kind):
         ]
     firsts = [r[0] if r else None for r in rows]
     for batch in (pa.array(rows, pa.list_(kind)), pa.array(firsts, kind)):
-        values, layout = _inputs.string_values(batch, "v", allow_numbers=False)
-        codes = _inputs.string_codes(batch, "v", allow_numbers=False)
+        values, layout = raw_values.string_values(batch, "v", allow_numbers=False)
+        codes = encoded_strings.string_codes(batch, "v", allow_numbers=False)
         rebuilt = [None if c < 0 else codes.texts()[c] for c in codes.codes]
         assert rebuilt == values.to_pylist()
         assert (codes.layout.batch, codes.layout.width) == (layout.batch, layout.width)
         assert np.array_equal(codes.layout.rows, layout.rows)
         assert np.array_equal(codes.layout.cols, layout.cols)
-        expected = _hashing.fingerprint64(codes.dictionary).tolist()
+        expected = hashing.fingerprint64(codes.dictionary).tolist()
         assert codes.fingerprints().tolist() == expected
 
 
@@ -161,30 +167,30 @@ def test_string_codes_equal_string_values(rows, kind):
 @given(st.lists(st.one_of(st.none(), st.binary(max_size=70)), min_size=1, max_size=30))
 def test_fingerprint_paths_agree(values):
     array = pa.array(values, pa.binary())
-    matrix = _hashing.fingerprint64(array)
-    assert _hashing.fingerprint64(array.slice(1)).tolist() == matrix[1:].tolist()
-    starts, lengths, data = _hashing._offsets_and_data(array)
-    prefix = _hashing.fmix64(_hashing._fnv_prefix(starts, lengths, data))
+    matrix = hashing.fingerprint64(array)
+    assert hashing.fingerprint64(array.slice(1)).tolist() == matrix[1:].tolist()
+    starts, lengths, data = hashing._offsets_and_data(array)
+    prefix = hashing.fmix64(hashing._fnv_prefix(starts, lengths, data))
     assert prefix.tolist() == matrix.tolist()
 
 
 def test_fingerprint_long_strings_use_the_prefix_path():
     texts_ = ["x" * 5000, "y", "", None, "é" * 3000]
     array = pa.array(texts_ * 300)  # over _MATRIX_LIMIT padded bytes
-    got = _hashing.fingerprint64(array)
-    assert got.tolist() == _hashing.fingerprint64(pa.array(texts_)).tolist() * 300
+    got = hashing.fingerprint64(array)
+    assert got.tolist() == hashing.fingerprint64(pa.array(texts_)).tolist() * 300
 
 
 def test_fingerprint_cache_is_bounded_and_exact():
-    cache = _hashing.FingerprintCache(max_entries=8)
+    cache = hashing.FingerprintCache(max_entries=8)
     rng = np.random.default_rng(0)
     for _ in range(50):
         batch = [f"v{i}" for i in rng.integers(0, 30, rng.integers(0, 12))]
-        expected = _hashing.fingerprint64(pa.array(batch, pa.string()))
+        expected = hashing.fingerprint64(pa.array(batch, pa.string()))
         assert cache(batch).tolist() == expected.tolist()
         assert len(cache) <= 8
     assert cache(["v1"] * 20).tolist() == [cache(["v1"]).tolist()[0]] * 20
-    assert _hashing.FingerprintCache(max_entries=2)(["a", "b", "c"]).shape == (3,)
+    assert hashing.FingerprintCache(max_entries=2)(["a", "b", "c"]).shape == (3,)
 
 
 def test_vocabulary_caches_do_not_leak_between_vocabularies():
@@ -228,7 +234,7 @@ def test_integer_vocabulary_ids_match_index_in():
     got = fc.transform({"v": values}, [column])["v"].ravel()
     found = pc.index_in(pa.array(values), value_set=pa.array(vocab)).fill_null(-1)
     found = found.to_numpy()
-    oov = 30 + (_hashing.fingerprint64(pa.array(values.astype(str))) % np.uint64(3))
+    oov = 30 + (hashing.fingerprint64(pa.array(values.astype(str))) % np.uint64(3))
     expected = np.where(found >= 0, found, oov.astype(np.int64))
     assert got.tolist() == np.where(values == -1, -1, expected).tolist()
 
@@ -244,7 +250,7 @@ def test_shared_encoding_keeps_the_string_check(hash_first):
     features = {"v": np.array([1, 2]), "w": pa.array(["1", "x"])}
     with pytest.raises(fc.FeatureInputError, match="expected strings, got int64"):
         fc.transform(features, columns if hash_first else columns[::-1])
-    ctx = _core.HostContext(features)
+    ctx = HostContext(features)
     assert (
         ctx.ids(hashed).ravel().tolist()
         == fc.transform({"v": pa.array(["1", "2"])}, [hashed])["v"].ravel().tolist()
@@ -260,9 +266,9 @@ def test_large_batches_take_the_vectorised_paths():
         "v", [f"w{i}é" for i in range(0, 6000, 3)], num_oov_buckets=7
     )
     hashed = fc.categorical_column_with_hash_bucket("v", 1000)
-    strings = _inputs.string_codes(batch, "v", allow_numbers=False)
+    strings = encoded_strings.string_codes(batch, "v", allow_numbers=False)
     assert 4 * len(strings.dictionary) > 2000 + vocabulary._ARROW_LOOKUP_SLACK
-    assert len(strings.dictionary) >= _inputs._VECTORISED_HASHING
+    assert len(strings.dictionary) >= encoded_strings._VECTORISED_HASHING
     out = fc.transform({"v": batch}, [vocab])
     assert out["v"].ravel().tolist() == _reference_vocabulary_ids(vocab, batch).tolist()
     fingerprints, valid = _reference_fingerprints(batch)

@@ -165,7 +165,12 @@ def _fnv_prefix(
 
 
 def string_fingerprints(values: pa.Array) -> np.ndarray:
-    """`fingerprint64`, hashing each distinct value once (dictionary-encoded)."""
+    """`fingerprint64` of each value's text (integers as their decimal text).
+
+    Each distinct value is hashed once (dictionary-encoded); nulls hash as "".
+    """
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = pc.cast(values, pa.large_string())
     if len(values) == 0:
         return np.zeros(0, np.uint64)
     encoded = pc.dictionary_encode(values)

@@ -1,4 +1,4 @@
-"""Base classes, the host-side batch context and helpers shared by all columns.
+"""The column base classes and the helpers that walk a tree of columns.
 
 Every column is a frozen dataclass deriving from `FeatureColumn`. Columns that
 produce integer ids derive from `CategoricalColumn`; columns that produce a
@@ -16,20 +16,23 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from estimators.feature_column import _inputs
+from estimators.feature_column import in_model
+from estimators.feature_column.errors import FeatureInputError
+from estimators.feature_column.host_context import HostContext
 
 __all__ = [
     "CategoricalColumn",
     "DenseColumn",
     "FeatureColumn",
-    "FeatureInputError",
-    "HostContext",
+    "ParamFactory",
+    "as_column_list",
+    "describe",
     "is_feature_column",
+    "needs_analyze_message",
+    "replace_columns",
+    "require_frozen",
+    "walk",
 ]
-
-
-class FeatureInputError(ValueError):
-    """A batch does not fit a column; the message names column, row and value."""
 
 
 class FeatureColumn(abc.ABC):
@@ -106,11 +109,14 @@ class CategoricalColumn(FeatureColumn):
     def _host_outputs(self, ctx: HostContext) -> dict[str, np.ndarray]:
         return {self.name: ctx.ids(self)}
 
+    def _frozen_host_ids(self, ctx: HostContext) -> np.ndarray:
+        """`_host_ids`, after checking that nothing is left to `analyze()`."""
+        require_frozen(self)
+        return self._host_ids(ctx)
+
     def _model_ids(self, features: Mapping[str, Any]) -> tuple[Any, Any]:
         """Reads `(ids [B, k] int32, weights [B, k] float32 | None)` in the model."""
-        from estimators.feature_column import _model
-
-        return _model.read_ids(features, self, self.name), None
+        return in_model.read_ids(features, self.name, self.name), None
 
     def _checked_num_buckets(self) -> int:
         size = self.num_buckets
@@ -121,6 +127,9 @@ class CategoricalColumn(FeatureColumn):
 
 class DenseColumn(FeatureColumn):
     """A column that becomes a dense `float32 [B, d]` block of `input_layer`."""
+
+    _creates_parameters: ClassVar[bool] = False
+    """Whether `_dense_tensor` creates flax parameters (so needs a module)."""
 
     @property
     @abc.abstractmethod
@@ -134,66 +143,6 @@ class DenseColumn(FeatureColumn):
 
 ParamFactory = Callable[[str, str, tuple[int, ...], Callable[..., Any]], Any]
 """`params(scope, name, shape, init)` creates or fetches a flax parameter."""
-
-
-class HostContext:
-    """One batch on the host: raw feature access with checks, per-column caching."""
-
-    def __init__(self, features: Mapping[str, Any]) -> None:
-        if not isinstance(features, Mapping):
-            raise FeatureInputError(
-                f"features must be a dict of arrays, got {type(features).__name__}."
-            )
-        self.features = features
-        # Keyed by id(): hashing a column hashes all its fields (~40 us for a
-        # 10k-value vocabulary). Holding the column keeps its id from reuse.
-        self._ids: dict[int, tuple[FeatureColumn, np.ndarray]] = {}
-        self._strings: dict[str, _inputs.EncodedStrings] = {}
-        self._batch: tuple[str, int] | None = None
-
-    def raw(self, key: str, column: FeatureColumn) -> Any:
-        """Returns raw feature `key`, checking presence and batch size."""
-        if key not in self.features:
-            raise FeatureInputError(
-                f"feature '{key}' (read by column '{column.name}') is missing; "
-                f"available features: {sorted(map(str, self.features))}."
-            )
-        value = self.features[key]
-        size = _inputs.batch_size(value, key)
-        if self._batch is None:
-            self._batch = (key, size)
-        elif self._batch[1] != size:
-            first, first_size = self._batch
-            raise FeatureInputError(
-                f"feature '{key}' has {size} rows but feature '{first}' has "
-                f"{first_size}; all features of a batch need the same number of rows."
-            )
-        return value
-
-    def ids(self, column: CategoricalColumn) -> np.ndarray:
-        """The column's ids for this batch, computed once."""
-        found = self._ids.get(id(column))
-        if found is None:
-            require_frozen(column)
-            found = self._ids[id(column)] = (column, column._host_ids(self))
-        return found[1]
-
-    def strings(
-        self, key: str, column: FeatureColumn, *, allow_numbers: bool
-    ) -> _inputs.EncodedStrings:
-        """Raw string feature `key`, dictionary-encoded once for all its columns.
-
-        `allow_numbers` as in `_inputs.string_values` (integers as decimal
-        text); an encoding made with it also serves calls without it when the
-        feature holds no integers (else such a call raises, as it should).
-        """
-        found = self._strings.get(key)
-        if found is None or (found.numbers and not allow_numbers):
-            found = _inputs.string_codes(
-                self.raw(key, column), key, allow_numbers=allow_numbers
-            )
-            self._strings[key] = found
-        return found
 
 
 def is_feature_column(value: Any) -> bool:
@@ -219,6 +168,7 @@ def describe(column: FeatureColumn) -> str:
 
 
 def needs_analyze_message(column: FeatureColumn) -> str:
+    """The error for a column whose statistics `analyze()` has not learnt yet."""
     what = column._open_analyzer or "statistics"
     return (
         f"column '{column.name}' needs analyze() first: its {what} is learnt from "
@@ -284,53 +234,3 @@ def replace_columns(
     if not changes:
         return column
     return dataclasses.replace(column, **changes)  # type: ignore[type-var]
-
-
-def check_key(key: Any, arg: str = "key") -> str:
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"`{arg}` must be a non-empty string, got {key!r}.")
-    return key
-
-
-def check_positive_int(value: Any, arg: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"`{arg}` must be an integer, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"`{arg}` must be >= {minimum}, got {value}.")
-    if value >= 2**31:
-        raise ValueError(f"`{arg}` must be < 2**31 (ids are int32), got {value}.")
-    return int(value)
-
-
-_STRING_ALIASES = ("string", "str", "bytes", "object", "binary", "utf8")
-_NUMERIC_DTYPES = frozenset(
-    f"{kind}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)
-) | {"float16", "float32", "float64", "bfloat16", "bool"}
-
-
-def canonical_dtype(dtype: Any, arg: str = "dtype") -> str:
-    """Maps `str`, `"string"`, `np.float32`, `jnp.int64`, ... to a dtype name."""
-    if dtype in (str, bytes, np.str_, np.bytes_, object) or (
-        isinstance(dtype, str) and dtype.lower() in _STRING_ALIASES
-    ):
-        return "string"
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = getattr(dtype, "name", None) or str(dtype)
-    if name not in _NUMERIC_DTYPES:
-        raise ValueError(f"`{arg}` must be a numeric dtype or 'string', got {dtype!r}.")
-    return name
-
-
-def is_integer_dtype(name: str) -> bool:
-    return name.startswith(("int", "uint"))
-
-
-def check_initializer(value: Any, arg: str) -> Callable[..., Any] | None:
-    if value is not None and not callable(value):
-        raise ValueError(
-            f"`{arg}` must be None or a jax initializer `(key, shape, dtype)`, "
-            f"got {value!r}."
-        )
-    return value

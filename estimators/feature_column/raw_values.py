@@ -16,7 +16,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from estimators.feature_column import _hashing
+from estimators.feature_column.errors import FeatureInputError
+
+__all__ = [
+    "Layout",
+    "batch_size",
+    "dense_width",
+    "first_valid",
+    "flatten",
+    "integer_values",
+    "numeric_values",
+    "string_values",
+    "text_array",
+    "to_arrow",
+    "typed_values",
+]
 
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|infinity|nan)$"
 _EXPECTED = {
@@ -27,19 +41,13 @@ _EXPECTED = {
 _ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError, OverflowError)
 
 
-def _error(message: str) -> Exception:
-    from estimators.feature_column._core import FeatureInputError
-
-    return FeatureInputError(message)
-
-
 def batch_size(value: Any, key: str) -> int:
     """Number of rows of a raw feature value."""
     if isinstance(value, pa.Array | pa.ChunkedArray | list | tuple):
         return len(value)
     shape = np.shape(value)
     if not shape:
-        raise _error(
+        raise FeatureInputError(
             f"feature '{key}': expected an array with a leading batch dimension, "
             f"got a scalar {value!r}."
         )
@@ -126,7 +134,7 @@ def _object_fallback(flat: np.ndarray, key: str, want: str, per_row: int) -> pa.
             cleaned.append(_as_float(v, key, row))
         else:
             expected = _EXPECTED[want]
-            raise _error(
+            raise FeatureInputError(
                 f"feature '{key}': expected {expected}, got {type(v).__name__} "
                 f"(row {row}: {v!r})."
             )
@@ -138,7 +146,7 @@ def _as_text(v: str | bytes, key: str, row: int) -> str:
         text = v.decode("utf-8") if isinstance(v, bytes) else v
         text.encode("utf-8")
     except UnicodeError:
-        raise _error(
+        raise FeatureInputError(
             f"feature '{key}': value is not valid UTF-8 text (row {row}: {v!r})."
         ) from None
     return text
@@ -148,7 +156,7 @@ def _as_float(v: Any, key: str, row: int) -> float:
     try:
         return float(v)
     except OverflowError:
-        raise _error(
+        raise FeatureInputError(
             f"feature '{key}': number out of the float64 range (row {row}: {v!r})."
         ) from None
 
@@ -187,13 +195,13 @@ def string_values(
     Empty strings count as missing, as tf's dense-to-sparse conversion dropped
     them. Integers become their decimal text when `allow_numbers` (hash columns).
     """
-    array, layout, _ = _text_array(value, key, allow_numbers=allow_numbers)
+    array, layout, _ = text_array(value, key, allow_numbers=allow_numbers)
     array = pc.cast(array, pa.large_string())
     array = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.large_string()), array)
     return array, layout
 
 
-def _text_array(
+def text_array(
     value: Any, key: str, *, allow_numbers: bool
 ) -> tuple[pa.Array, Layout, bool]:
     """Flat string / large_string values (nulls and "" kept), their layout and
@@ -209,101 +217,10 @@ def _text_array(
         return pc.cast(array, pa.large_string()), layout, True
     elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         row, shown = first_valid(array, layout)
-        raise _error(
+        raise FeatureInputError(
             f"feature '{key}': expected strings, got {kind} (row {row}: {shown!r})."
         )
     return array, layout, False
-
-
-class EncodedStrings:
-    """One string feature of a batch, dictionary-encoded (see `string_codes`).
-
-    `codes[i]` is the position of flat value `i` in `dictionary` (its distinct
-    values), or -1 when the value is missing (null or ""; "" may still sit
-    unused in `dictionary`). Columns compute one result per distinct value
-    and spread it over the rows with `per_value`; `texts()` and
-    `fingerprints()` are computed once per batch however many columns ask.
-    `numbers` tells that the feature held integers (made decimal text).
-    """
-
-    __slots__ = ("_fingerprints", "_texts", "codes", "dictionary", "layout", "numbers")
-
-    def __init__(
-        self, codes: np.ndarray, dictionary: pa.Array, layout: Layout, numbers: bool
-    ) -> None:
-        self.codes = codes
-        self.dictionary = dictionary
-        self.layout = layout
-        self.numbers = numbers
-        self._texts: list[str] | None = None
-        self._fingerprints: np.ndarray | None = None
-
-    def texts(self) -> list[str]:
-        """The distinct values as Python strings."""
-        if self._texts is None:
-            self._texts = self.dictionary.to_pylist()
-        return self._texts
-
-    def fingerprints(self, positions: np.ndarray | None = None) -> np.ndarray:
-        """`uint64 fingerprint64` of the distinct values (at `positions`: all)."""
-        if positions is None and self._fingerprints is None:
-            self._fingerprints = _fingerprints(self.dictionary, self._texts)
-        if self._fingerprints is not None:
-            found = self._fingerprints
-            return found if positions is None else found[positions]
-        texts = None if self._texts is None else [self._texts[i] for i in positions]
-        return _fingerprints(self.dictionary.take(positions), texts)
-
-    def per_value(self, table: np.ndarray, fill: Any) -> np.ndarray:
-        """`table[codes]` for each flat value, `fill` where it is missing."""
-        table = np.asarray(table)
-        extended = np.concatenate([table, np.array([fill], dtype=table.dtype)])
-        return extended[self.codes]
-
-
-_VECTORISED_HASHING = 1_000
-"""From this many distinct values, hashing their bytes with numpy is cheaper
-than looking their Python strings up in `_hashing.text_fingerprints`."""
-
-
-def _fingerprints(values: pa.Array, texts: list[str] | None) -> np.ndarray:
-    """`fingerprint64` of distinct string values (`texts`: them as Python str)."""
-    if len(values) >= _VECTORISED_HASHING:
-        return _hashing.fingerprint64(values)
-    return _hashing.text_fingerprints(values.to_pylist() if texts is None else texts)
-
-
-def string_codes(value: Any, key: str, *, allow_numbers: bool) -> EncodedStrings:
-    """`string_values`, dictionary-encoded: distinct values and per-value codes.
-
-    Same checks and errors as `string_values`, and the same values:
-    `string_values(...)[i]` is `dictionary[codes[i]]`, or null where `codes[i]`
-    is -1.
-    """
-    array, layout, numbers = _text_array(value, key, allow_numbers=allow_numbers)
-    if array.null_count == len(array):
-        codes = np.full(len(array), -1, np.int32)
-        return EncodedStrings(codes, pa.array([], pa.large_string()), layout, numbers)
-    encoded = array.dictionary_encode()
-    indices = encoded.indices
-    if indices.null_count:
-        indices = indices.fill_null(-1)
-    codes = indices.to_numpy()  # int32, read-only
-    dictionary = encoded.dictionary
-    empty = _empty_position(dictionary)
-    if empty >= 0:
-        codes = np.where(codes == empty, -1, codes)
-    return EncodedStrings(codes, dictionary, layout, numbers)
-
-
-def _empty_position(dictionary: pa.Array) -> int:
-    """Position of "" among distinct string values (no nulls), or -1."""
-    large = pa.types.is_large_string(dictionary.type)
-    offsets = np.frombuffer(dictionary.buffers()[1], np.int64 if large else np.int32)
-    offsets = offsets[dictionary.offset : dictionary.offset + len(dictionary) + 1]
-    lengths = offsets[1:] - offsets[:-1]
-    position = int(lengths.argmin())
-    return position if lengths[position] == 0 else -1
 
 
 def _decode_binary(array: pa.Array, key: str, layout: Layout) -> pa.Array:
@@ -316,7 +233,7 @@ def _decode_binary(array: pa.Array, key: str, layout: Layout) -> pa.Array:
                     v.decode("utf-8")
                 except UnicodeDecodeError:
                     row = layout.row_of(index)
-                    raise _error(
+                    raise FeatureInputError(
                         f"feature '{key}': value is not valid UTF-8 text "
                         f"(row {row}: {v!r})."
                     ) from None
@@ -359,7 +276,7 @@ def _floats(
         or pa.types.is_decimal(kind)
     ):
         row, shown = first_valid(array, layout)
-        raise _error(
+        raise FeatureInputError(
             f"feature '{key}': expected {_EXPECTED[want]}, got {kind} "
             f"(row {row}: {shown!r})."
         )
@@ -378,7 +295,7 @@ def _parse_numbers(array: pa.Array, key: str, layout: Layout, want: str) -> np.n
     )
     if len(bad):
         index = int(bad[0])
-        raise _error(
+        raise FeatureInputError(
             f"feature '{key}': expected {_EXPECTED[want]}, got string "
             f"(row {layout.row_of(index)}: {array[index].as_py()!r})."
         )
@@ -397,7 +314,7 @@ def integer_values(value: Any, key: str) -> tuple[np.ndarray, np.ndarray, Layout
         layout = Layout(batch, dense_width(value, batch, flat.size))
         if flat.dtype == np.uint64 and len(flat) and flat.max() >= 2**63:
             index = int(np.argmax(flat >= 2**63))
-            raise _error(
+            raise FeatureInputError(
                 f"feature '{key}': id out of the int64 range "
                 f"(row {layout.row_of(index)}: {int(flat[index])})."
             )
@@ -412,7 +329,7 @@ def integer_values(value: Any, key: str) -> tuple[np.ndarray, np.ndarray, Layout
             )
         except pa.ArrowInvalid:
             index = int(np.argmax(pc.greater(array, 2**63 - 1).fill_null(False)))
-            raise _error(
+            raise FeatureInputError(
                 f"feature '{key}': id out of the int64 range "
                 f"(row {layout.row_of(index)}: {array[index].as_py()})."
             ) from None
@@ -425,9 +342,18 @@ def integer_values(value: Any, key: str) -> tuple[np.ndarray, np.ndarray, Layout
     bad = np.flatnonzero(~missing & ~(whole & fits))
     if len(bad):
         index = int(bad[0])
-        raise _error(
+        raise FeatureInputError(
             f"feature '{key}': expected integer ids, got {float(numbers[index])!r} "
             f"(row {layout.row_of(index)})."
         )
     ints = np.where(missing, -1, numbers).astype(np.int64)
     return ints, missing | (ints == -1), layout
+
+
+def typed_values(raw: Any, key: str, dtype: str) -> tuple[pa.Array, np.ndarray, Layout]:
+    """Flat Arrow values, their missing mask and layout, for a str or int column."""
+    if dtype == "string":
+        values, layout = string_values(raw, key, allow_numbers=False)
+        return values, pc.is_null(values).to_numpy(zero_copy_only=False), layout
+    ints, missing, layout = integer_values(raw, key)
+    return pa.array(ints, pa.int64()), missing, layout

@@ -15,9 +15,19 @@ import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
 
-from estimators.feature_column._core import FeatureColumn, FeatureInputError
+from estimators.feature_column.errors import FeatureInputError
 
-COMBINERS = ("mean", "sqrtn", "sum")
+__all__ = [
+    "clip_rows",
+    "combine",
+    "fetch",
+    "gather",
+    "multi_hot",
+    "read_ids",
+    "read_numeric",
+    "safe_divide",
+    "valid_weights",
+]
 
 _TRANSFORM_HINT = (
     "run fc.transform(features, columns) on the host first (the Estimator does "
@@ -25,15 +35,15 @@ _TRANSFORM_HINT = (
 )
 
 
-def fetch(features: Mapping[str, Any], key: str, column: FeatureColumn) -> Any:
-    """Returns `features[key]`, or a clear error when missing or still raw text."""
+def fetch(features: Mapping[str, Any], key: str, column: str) -> Any:
+    """`features[key]` for column `column`, or an error when missing or raw text."""
     if not isinstance(features, Mapping):
         raise FeatureInputError(
             f"features must be a dict of arrays, got {type(features).__name__}."
         )
     if key not in features:
         raise FeatureInputError(
-            f"column '{column.name}': feature '{key}' is missing; available "
+            f"column '{column}': feature '{key}' is missing; available "
             f"features: {sorted(map(str, features))}. Categorical columns read the "
             f"ids made by the host transform: {_TRANSFORM_HINT}."
         )
@@ -42,44 +52,42 @@ def fetch(features: Mapping[str, Any], key: str, column: FeatureColumn) -> Any:
         isinstance(value, np.ndarray) and value.dtype.kind in "USO"
     ):
         raise FeatureInputError(
-            f"column '{column.name}': feature '{key}' holds raw text/Arrow values, "
+            f"column '{column}': feature '{key}' holds raw text/Arrow values, "
             f"which cannot enter a JAX model; {_TRANSFORM_HINT}."
         )
     return value
 
 
 def read_numeric(
-    features: Mapping[str, Any], column: FeatureColumn, key: str, shape: tuple[int, ...]
+    features: Mapping[str, Any], column: str, key: str, shape: tuple[int, ...]
 ) -> jnp.ndarray:
     """`float32 [B, *shape]` from a raw or transformed numeric feature."""
     value = jnp.asarray(fetch(features, key, column))
     if value.ndim == 0:
         raise FeatureInputError(
-            f"column '{column.name}': feature '{key}' needs a leading batch "
+            f"column '{column}': feature '{key}' needs a leading batch "
             f"dimension, got a scalar."
         )
     size = math.prod(shape)
     if math.prod(value.shape[1:]) != size:
         raise FeatureInputError(
-            f"column '{column.name}': expected {size} value(s) per row for shape "
+            f"column '{column}': expected {size} value(s) per row for shape "
             f"{shape}, got feature '{key}' of shape {tuple(value.shape)}."
         )
     return value.astype(jnp.float32).reshape((value.shape[0], *shape))
 
 
-def read_ids(
-    features: Mapping[str, Any], column: FeatureColumn, key: str
-) -> jnp.ndarray:
+def read_ids(features: Mapping[str, Any], column: str, key: str) -> jnp.ndarray:
     """`int32 [B, k]` ids from a transformed categorical feature."""
     value = jnp.asarray(fetch(features, key, column))
     if not (jnp.issubdtype(value.dtype, jnp.integer) or value.dtype == jnp.bool_):
         raise FeatureInputError(
-            f"column '{column.name}': feature '{key}' must hold integer ids, got "
+            f"column '{column}': feature '{key}' must hold integer ids, got "
             f"{value.dtype}; {_TRANSFORM_HINT}."
         )
     if value.ndim == 0:
         raise FeatureInputError(
-            f"column '{column.name}': feature '{key}' needs a leading batch "
+            f"column '{column}': feature '{key}' needs a leading batch "
             f"dimension, got a scalar."
         )
     width = math.prod(value.shape[1:]) if value.ndim > 1 else 1
@@ -131,9 +139,3 @@ def clip_rows(rows: jnp.ndarray, max_norm: float) -> jnp.ndarray:
     sq = (rows**2).sum(axis=-1, keepdims=True)
     norm = jnp.sqrt(jnp.where(sq > 0, sq, 1.0))
     return jnp.where(norm > max_norm, rows * (max_norm / norm), rows)
-
-
-def check_combiner(combiner: Any, arg: str = "combiner") -> str:
-    if combiner not in COMBINERS:
-        raise ValueError(f"`{arg}` must be one of {list(COMBINERS)}, got {combiner!r}.")
-    return combiner
