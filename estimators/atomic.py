@@ -5,10 +5,10 @@ these helpers, so a kill at any moment leaves either the old file or the new one
 never a torn one, and a completed write survives a power loss.
 
 Example:
-    >>> import json, os, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> write_json(os.path.join(folder, "a.json"), {"step": 3})
-    >>> json.load(open(os.path.join(folder, "a.json")))
+    >>> import json, pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp(), "a.json")
+    >>> write_json(path, {"step": 3})
+    >>> json.loads(path.read_text())
     {'step': 3}
 """
 
@@ -26,6 +26,7 @@ __all__ = [
     "TMP_PREFIX",
     "fsync_dir",
     "fsync_file",
+    "fsync_tree",
     "install_dir",
     "new_temp_dir",
     "sha256_file",
@@ -59,6 +60,17 @@ def fsync_file(path: str | os.PathLike[str]) -> None:
         os.fsync(f.fileno())
 
 
+def fsync_tree(path: str | os.PathLike[str]) -> None:
+    """Flushes every file and directory under `path` (or the one file `path`)."""
+    if not os.path.isdir(path):
+        fsync_file(path)
+        return
+    for root, _, files in os.walk(path):
+        for name in files:
+            fsync_file(os.path.join(root, name))
+        fsync_dir(root)
+
+
 def _temp_name(path: str) -> str:
     parent, name = os.path.split(path)
     return os.path.join(parent, f"{TMP_PREFIX}{name}-{secrets.token_hex(4)}")
@@ -78,13 +90,7 @@ def write_with(path: str | os.PathLike[str], write: Callable[[str], None]) -> No
     tmp = _temp_name(path)
     try:
         write(tmp)
-        if os.path.isdir(tmp):
-            for root, _, files in os.walk(tmp):
-                for name in files:
-                    fsync_file(os.path.join(root, name))
-                fsync_dir(root)
-        else:
-            fsync_file(tmp)
+        fsync_tree(tmp)
         if os.path.isdir(tmp) and os.path.isdir(path):
             install_dir(tmp, path)
         else:
@@ -119,10 +125,16 @@ def write_json(path: str | os.PathLike[str], obj: Any, **dumps: Any) -> None:
     write_text(path, json.dumps(obj, **dumps))
 
 
-def new_temp_dir(parent: str | os.PathLike[str]) -> str:
-    """A new, empty, uniquely named temporary directory inside `parent`."""
+def new_temp_dir(parent: str | os.PathLike[str], *, prefix: str = TMP_PREFIX) -> str:
+    """A new, empty, uniquely named temporary directory inside `parent`.
+
+    Args:
+        parent: Where to create it; created if missing.
+        prefix: The start of its name, one that readers of `parent` skip.
+            Default `TMP_PREFIX`.
+    """
     os.makedirs(parent, exist_ok=True)
-    path = os.path.join(os.fspath(parent), f"{TMP_PREFIX}{secrets.token_hex(6)}")
+    path = os.path.join(os.fspath(parent), f"{prefix}{secrets.token_hex(6)}")
     os.mkdir(path)
     return path
 

@@ -16,7 +16,6 @@ import safetensors.numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimators import checkpoints as ckpt
 from estimators.checkpoints import (
     CheckpointError,
     all_checkpoints,
@@ -26,6 +25,8 @@ from estimators.checkpoints import (
     restore_checkpoint,
     save_checkpoint,
 )
+from estimators.checkpoints import index as ckpt_index
+from estimators.checkpoints import writer as ckpt_writer
 
 
 def _names(paths: list[str]) -> list[str]:
@@ -203,7 +204,7 @@ def test_crash_before_index_write_keeps_latest_then_adopts_orphan(
     def crash(path, obj):
         raise OSError("killed")
 
-    monkeypatch.setattr(ckpt, "_write_json_atomic", crash)
+    monkeypatch.setattr(ckpt_index, "write_json", crash)
     with pytest.raises(OSError):
         save_checkpoint(tmp_path, 200, {"w": np.zeros(2)})
     monkeypatch.undo()
@@ -260,7 +261,7 @@ def test_keep_checkpoint_max_zero_or_none_keeps_all(tmp_path, keep):
 
 def test_keeps_one_checkpoint_every_n_hours(tmp_path, monkeypatch):
     hours = iter([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
-    monkeypatch.setattr(ckpt, "_now", lambda: next(hours) * 3600)
+    monkeypatch.setattr(ckpt_writer, "_now", lambda: next(hours) * 3600)
     for step in range(7):  # one checkpoint per hour, first at hour 0
         save_checkpoint(
             tmp_path,
