@@ -15,6 +15,7 @@ for `shuffle`, which replays from its own start (see shuffle.py).
 from __future__ import annotations
 
 import abc
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +78,17 @@ class Node(abc.ABC):
 
     @property
     def depth(self) -> int:
-        return 0 if self.parent is None else self.parent.depth + 1
+        """Stages below this one, transparent ones not counted (so adding or
+        removing a prefetch changes no shuffle's draws)."""
+        if self.parent is None:
+            return 0
+        return self.parent.depth + (0 if self.parent.transparent else 1)
+
+    def with_parent(self, parent: Node) -> Node:
+        """The same stage reading from `parent` instead."""
+        clone = copy.copy(self)
+        clone.parent = parent
+        return clone
 
     @abc.abstractmethod
     def describe(self) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from estimators.data._block import Block, concat
+from estimators.data._block import Block
 from estimators.data._node import INFINITE, UNKNOWN, Context, Node, NodeIterator
+from estimators.data._rows import RowReader
 
 __all__ = ["BatchNode"]
 
@@ -41,60 +42,38 @@ class BatchNode(Node):
 
 
 class _BatchIterator(NodeIterator):
-    """Position: the parent's position before the block being cut (`anchor`)
-    and the rows of that block already used (`skip`)."""
+    """Position: the `RowReader`'s (parent position before the block being cut
+    and the rows of it already used)."""
 
     def __init__(
         self, node: BatchNode, context: Context, state: dict[str, Any] | None
     ) -> None:
         self._size = node.batch_size
         self._drop = node.drop_remainder
-        self._parent = node.parent.open(
-            context, None if state is None else state["anchor"]
-        )
-        self._anchor = self._parent.state() if state is None else state["anchor"]
-        self._skip = 0 if state is None else int(state["skip"])
-        self._block: Block | None = None  # the block being cut, rows [skip:] unused
-        self._restoring = self._skip > 0
-
-    def _pull(self) -> bool:
-        self._anchor = self._parent.state()
-        block = next(self._parent, None)
-        if self._restoring:
-            # The first block after a restore: drop the rows already batched.
-            self._restoring = False
-            while block is not None and block.num_rows <= self._skip:
-                self._skip -= block.num_rows
-                self._anchor = self._parent.state()
-                block = next(self._parent, None)
-            if block is not None:
-                self._block = block
-                return True
-        self._block, self._skip = block, 0
-        return block is not None
+        self._rows = RowReader(node.parent, context, state)
 
     def __next__(self) -> Block:
-        parts: list[Block] = []
-        need = self._size
-        while need:
-            if (
-                self._block is None or self._skip == self._block.num_rows
-            ) and not self._pull():
-                break
-            assert self._block is not None
-            stop = min(self._skip + need, self._block.num_rows)
-            parts.append(self._block.slice(self._skip, stop))
-            need -= stop - self._skip
-            self._skip = stop
-        if not parts or (need and self._drop):
-            self._block = None
+        if self._drop and self._rows.fill(self._size) < self._size:
+            self._rows.discard()
             raise StopIteration
-        return concat(parts)
+        block = self._rows.take(self._size)
+        if block is None:
+            raise StopIteration
+        return block
+
+    def next_batches(self, max_batches: int) -> Block | None:
+        """Up to `max_batches` full batches as one block of rows, or None.
+
+        Fewer only when the input ends first; None when the next batch is
+        partial or there is none (it is then left for `next`).
+        """
+        count = min(
+            self._rows.fill(max_batches * self._size) // self._size, max_batches
+        )
+        return self._rows.take(count * self._size) if count else None
 
     def state(self) -> dict[str, Any]:
-        if self._block is not None and self._skip == self._block.num_rows:
-            return {"anchor": self._parent.state(), "skip": 0}
-        return {"anchor": self._anchor, "skip": self._skip}
+        return self._rows.state()
 
     def close(self) -> None:
-        self._parent.close()
+        self._rows.close()

@@ -34,7 +34,13 @@ from estimators.data.iterator import DatasetIterator
 from estimators.data.prefetch import PrefetchNode
 from estimators.data.shuffle import ShuffleNode
 from estimators.data.sources import CHUNK_ROWS, ArraySource, slices_source, table_source
-from estimators.data.transforms import MapNode, RepeatNode, ShardNode, TakeNode
+from estimators.data.transforms import (
+    MapNode,
+    RepeatNode,
+    ShardNode,
+    SkipNode,
+    TakeNode,
+)
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset"]
 
@@ -388,6 +394,19 @@ class Dataset:
         """
         _check_int("count", count, minimum=-1)
         return self if count == -1 else Dataset(TakeNode(self._node, count))
+
+    def skip(self, count: int) -> Dataset:
+        """Drops the first `count` elements (rows before `batch`); -1 drops all.
+
+        Example:
+            >>> import numpy as np
+            >>> [b.tolist() for b in Dataset.from_tensor_slices(np.arange(5)).skip(2).batch(9)]
+            [[2, 3, 4]]
+        """
+        _check_int("count", count, minimum=-1)
+        if count == -1:
+            return self.take(0)
+        return self if count == 0 else Dataset(SkipNode(self._node, count))
 
     # -- inspection and iteration ----------------------------------------------
 

@@ -22,16 +22,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from estimators.data._block import Block
+from estimators.data._indexed import index_plan
 from estimators.data._node import Context, Node, NodeIterator
-from estimators.data._structure import pack
+from estimators.data._structure import flatten, pack
 from estimators.data.batch import BatchNode
 
 __all__ = ["DatasetIterator"]
 
 STATE_FORMAT = "estimators.data/1"
 _KEYS = ("format", "pipeline", "fingerprint", "seed", "position")
+_END = object()  # held by next_stacked: the input ended after this position
 
 
 class DatasetIterator(Iterator[Any]):
@@ -55,11 +58,16 @@ class DatasetIterator(Iterator[Any]):
     def __init__(self, root: Node, state: Mapping[str, Any] | None = None) -> None:
         self._rows = not root.batched
         self._node = BatchNode(root, 1, False) if self._rows else root
+        self._plan = index_plan(self._node)
+        self._batch_size = _batch_size(root)
         self._steps = [n for n in root.chain() if not n.transparent]
         self._fingerprint: list[str] | None = None
         self._seed = secrets.randbits(63)
         self._position: dict[str, Any] | None = None
         self._iterator: NodeIterator | None = None
+        # An element read ahead by next_stacked and not returned, with the
+        # position before it.
+        self._held: tuple[Any, Any] | None = None
         if state is not None:
             self.set_state(state)
 
@@ -67,12 +75,97 @@ class DatasetIterator(Iterator[Any]):
         return self
 
     def __next__(self) -> Any:
+        if self._held is not None:
+            if self._held[1] is _END:
+                raise StopIteration
+            element, self._held = self._held[1], None
+            return element
         block = next(self._open())
+        if self._plan is not None:
+            block = self._plan.gather(block)
         return _first_row(block) if self._rows else block.element()
+
+    def next_stacked(self, max_batches: int) -> Any:
+        """Up to `max_batches` full batches stacked on a new leading axis.
+
+        Every numpy leaf is `[k, batch_size, ...]` (`1 <= k <= max_batches`);
+        a string (Arrow) leaf is a `pyarrow.FixedSizeListArray` of `k` lists
+        of `batch_size` (`.values` holds the `k * batch_size` rows). The
+        elements and the position after the call are exactly those of `k`
+        calls of `next()`. `k < max_batches` only when the batch after the
+        `k`-th would be partial or the input ends. Returns None when the next
+        element is a partial batch or there is none: `next()` then returns
+        it or raises `StopIteration`.
+
+        In-memory pipelines of `shuffle`, `repeat`, `take`, `skip`, `shard`
+        and `batch` compute the batches' row numbers in bulk and gather each
+        column once. Others (files, `map`, `filter`, ...) stack `k` elements
+        read with `next()`; an element of another batch size or shape ends
+        the stack and is kept for the next call.
+
+        Example:
+            >>> import numpy as np
+            >>> from estimators.data import Dataset
+            >>> ds = Dataset.from_tensor_slices(({"x": np.arange(10.0)}, np.arange(10)))
+            >>> it = iter(ds.shuffle(10, seed=0).repeat(2).batch(4))
+            >>> features, labels = it.next_stacked(100)
+            >>> features["x"].shape, labels.shape  # 20 rows: 5 full batches
+            ((5, 4), (5, 4))
+            >>> it.next_stacked(100) is None
+            True
+        """
+        if isinstance(max_batches, bool) or not isinstance(max_batches, int):
+            raise TypeError(f"`max_batches` must be an int, got {max_batches!r}.")
+        if max_batches < 1:
+            raise ValueError(f"`max_batches` must be >= 1, got {max_batches}.")
+        if self._rows:
+            raise ValueError(
+                "next_stacked() needs a batched dataset: call .batch(batch_size)."
+            )
+        iterator = self._open()
+        if self._plan is not None and self._held is None:
+            bulk = getattr(iterator, "next_batches", None)
+            if bulk is not None:
+                block = bulk(max_batches)
+                if block is None:
+                    return None
+                count = block.num_rows // self._batch_size
+                return self._plan.stacked(block, count).element()
+        return self._stack_elements(max_batches)
+
+    def _stack_elements(self, max_batches: int) -> Any:
+        elements: list[Any] = []
+        shapes = None
+        while len(elements) < max_batches:
+            if self._held is not None:
+                (position, element), self._held = self._held, None
+            else:
+                position = self._open().state()
+                element = next(self, _END)
+            if element is _END:
+                self._held = (position, _END)
+                break
+            spec, leaves = flatten(element)
+            layout = (spec, [_leaf_shape(leaf) for leaf in leaves])
+            if (
+                layout[1][0] is None
+                or layout[1][0][0] != self._batch_size
+                or (shapes is not None and layout != shapes)
+            ):
+                self._held = (position, element)
+                break
+            shapes = layout
+            elements.append(leaves)
+        if not elements:
+            return None
+        assert shapes is not None
+        columns = [_stack([e[i] for e in elements]) for i in range(len(elements[0]))]
+        return pack(shapes[0], columns)
 
     def _open(self) -> NodeIterator:
         if self._iterator is None:
-            self._iterator = self._node.open(Context(self._seed), self._position)
+            node = self._node if self._plan is None else self._plan.node
+            self._iterator = node.open(Context(self._seed), self._position)
         return self._iterator
 
     def get_state(self) -> dict[str, Any]:
@@ -82,8 +175,13 @@ class DatasetIterator(Iterator[Any]):
             "pipeline": [n.describe() for n in self._steps],
             "fingerprint": self._fingerprints(),
             "seed": self._seed,
-            "position": _plain(self._open().state()),
+            "position": _plain(self._current_position()),
         }
+
+    def _current_position(self) -> Any:
+        if self._held is not None:
+            return self._held[0]
+        return self._open().state()
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Continues from a position saved by `get_state` of the same pipeline.
@@ -93,6 +191,9 @@ class DatasetIterator(Iterator[Any]):
                 with other steps, arguments or data; the message names the step.
         """
         self._check(state)
+        reason = _unsaveable(state["position"])
+        if reason is not None:
+            raise ValueError(f"dataset position was not saved: {reason}")
         self.close()
         self._seed = int(state["seed"])
         self._position = state["position"]
@@ -100,7 +201,8 @@ class DatasetIterator(Iterator[Any]):
     def close(self) -> None:
         """Stops background threads and closes files; iterating again resumes."""
         if self._iterator is not None:
-            self._position = _plain(self._iterator.state())
+            self._position = _plain(self._current_position())
+            self._held = None
             self._iterator.close()
             self._iterator = None
 
@@ -161,6 +263,46 @@ def _first_row(block: Block) -> Any:
         for column in block.columns
     ]
     return pack(block.spec, values)
+
+
+def _batch_size(root: Node) -> int:
+    """The batch size of the last `batch` (1 for an unbatched dataset)."""
+    for node in reversed(root.chain()):
+        size = getattr(node, "batch_size", None)
+        if size is not None:
+            return int(size)
+    return 1
+
+
+def _leaf_shape(leaf: Any) -> tuple[int, ...] | None:
+    if isinstance(leaf, np.ndarray):
+        return leaf.shape if leaf.ndim else None
+    if isinstance(leaf, pa.Array):
+        return (len(leaf), str(leaf.type))  # type: ignore[return-value]
+    return None
+
+
+def _stack(leaves: list[Any]) -> Any:
+    if isinstance(leaves[0], np.ndarray):
+        return np.stack(leaves)
+    return pa.FixedSizeListArray.from_arrays(pa.concat_arrays(leaves), len(leaves[0]))
+
+
+def _unsaveable(position: Any) -> str | None:
+    """The reason a position could not be saved (a stage's marker), or None."""
+    if isinstance(position, Mapping):
+        if "unsaveable" in position:
+            return str(position["unsaveable"])
+        values: Any = position.values()
+    elif isinstance(position, list | tuple):
+        values = position
+    else:
+        return None
+    for value in values:
+        reason = _unsaveable(value)
+        if reason is not None:
+            return reason
+    return None
 
 
 def _plain(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The simple stages: `map`, `repeat`, `take` and element-wise `shard`.
+"""The simple stages: `map`, `repeat`, `take`, `skip` and element-wise `shard`.
 
 Each works on rows before `batch` (whole blocks at a time) and on elements
 after it. Their positions wrap the parent's position with a counter.
@@ -16,7 +16,7 @@ from estimators.data._columns import from_value
 from estimators.data._node import INFINITE, UNKNOWN, Context, Node, NodeIterator
 from estimators.data._structure import flatten, leaf_names
 
-__all__ = ["MapNode", "RepeatNode", "ShardNode", "TakeNode"]
+__all__ = ["MapNode", "RepeatNode", "ShardNode", "SkipNode", "TakeNode"]
 
 
 def _name(fn: Callable[..., Any]) -> str:
@@ -246,6 +246,53 @@ class _ShardIterator(NodeIterator):
 
     def state(self) -> dict[str, Any]:
         return {"seen": self._seen, "parent": self._parent.state()}
+
+    def close(self) -> None:
+        self._parent.close()
+
+
+class SkipNode(Node):
+    """Drops the first `count` rows (before `batch`) or elements (after)."""
+
+    def __init__(self, parent: Node, count: int) -> None:
+        self.parent = parent
+        self.batched = parent.batched
+        self.count = count
+
+    def describe(self) -> str:
+        return f"skip({self.count})"
+
+    def cardinality(self) -> int:
+        inner = self.parent.cardinality()
+        return inner if inner < 0 else max(inner - self.count, 0)
+
+    def open(self, context: Context, state: dict[str, Any] | None) -> NodeIterator:
+        skipped = 0 if state is None else int(state["skipped"])
+        parent_state = None if state is None else state["parent"]
+        return _SkipIterator(self, self.parent.open(context, parent_state), skipped)
+
+
+class _SkipIterator(NodeIterator):
+    def __init__(self, node: SkipNode, parent: NodeIterator, skipped: int) -> None:
+        self._node = node
+        self._parent = parent
+        self._skipped = skipped
+
+    def __next__(self) -> Block:
+        while True:
+            block = next(self._parent)
+            left = self._node.count - self._skipped
+            if left <= 0:
+                return block
+            if self._node.batched:
+                self._skipped += 1
+                continue
+            self._skipped += min(left, block.num_rows)
+            if left < block.num_rows:
+                return block.slice(left, block.num_rows)
+
+    def state(self) -> dict[str, Any]:
+        return {"skipped": self._skipped, "parent": self._parent.state()}
 
     def close(self) -> None:
         self._parent.close()

@@ -47,8 +47,21 @@ def test_error_in_the_background_reaches_the_consumer_after_good_batches():
     assert wait_until(lambda: not prefetch_threads())
 
 
-def test_close_stops_the_thread_of_an_endless_pipeline():
+def endless():
+    # The map keeps it a threaded pipeline: in-memory pipelines of row stages
+    # run in index mode, where a prefetch has nothing to overlap (see below).
+    source = Dataset.from_tensor_slices(np.arange(10)).map(lambda x: x)
+    return source.repeat().batch(3).prefetch(2)
+
+
+def test_in_memory_row_pipelines_need_no_thread():
     it = iter(Dataset.from_tensor_slices(np.arange(10)).repeat().batch(3).prefetch(2))
+    assert next(it).tolist() == [0, 1, 2]
+    assert not prefetch_threads()
+
+
+def test_close_stops_the_thread_of_an_endless_pipeline():
+    it = iter(endless())
     next(it)
     assert prefetch_threads()
     it.close()
@@ -56,7 +69,7 @@ def test_close_stops_the_thread_of_an_endless_pipeline():
 
 
 def test_dropping_the_iterator_stops_the_thread():
-    it = iter(Dataset.from_tensor_slices(np.arange(10)).repeat().batch(3).prefetch(2))
+    it = iter(endless())
     next(it)
     del it
     gc.collect()
@@ -66,6 +79,7 @@ def test_dropping_the_iterator_stops_the_thread():
 def test_context_manager_closes_nested_prefetches():
     ds = (
         Dataset.from_tensor_slices(np.arange(10))
+        .map(lambda x: x)
         .repeat()
         .prefetch(1)
         .batch(3)
