@@ -1,8 +1,11 @@
 """Deep neural network estimators: `DNNClassifier`, `DNNRegressor`, `DNNEstimator`.
 
 Each is a head plus a closure over `dnn_model_fn`, as in tf.estimator. The
-default optimizer is tf 2.x's: Adagrad with learning rate 0.05 (tf 1.x's
-default too), accumulators starting at 0.1.
+default optimizer is tf 2.15's: "Adagrad" built by `get_optimizer_instance_v2`
+without a learning rate, so with Keras' default 0.001 (tf 1.x used 0.05 for
+every name), accumulators starting at 0.1. `activation_fn` also takes a
+tf.keras activation name ("relu", "tanh", ...) or None (linear), as a Keras
+`Dense` layer does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import optax
 
 from estimators import feature_column as fc
 from estimators.canned import _common
+from estimators.canned._activations import resolve_activation
 from estimators.canned.optimizers import get_optimizer
 from estimators.estimator import Estimator
 from estimators.heads.base import Head
@@ -29,7 +33,9 @@ from estimators.warm_start import WarmStartSettings
 
 __all__ = ["DNNClassifier", "DNNEstimator", "DNNRegressor", "dnn_model_fn"]
 
-LEARNING_RATE = 0.05
+# A function, a tf.keras activation name ("relu") or None (linear).
+Activation = Callable[[jax.Array], jax.Array] | str | None
+
 _glorot = nn.initializers.glorot_uniform()
 
 
@@ -131,7 +137,7 @@ def _dnn_model(
     hidden_units: Sequence[int],
     feature_columns: Any,
     optimizer: Any,
-    activation_fn: Callable[[jax.Array], jax.Array],
+    activation_fn: Activation,
     dropout: float | None,
     batch_norm: bool,
 ) -> tuple[Callable[..., EstimatorSpec], tuple[fc.FeatureColumn, ...]]:
@@ -141,7 +147,8 @@ def _dnn_model(
         feature_columns, "feature_columns", owner, dense=True
     )
     check_dropout(dropout, owner)
-    transform = get_optimizer(optimizer, learning_rate=LEARNING_RATE)
+    activation_fn = resolve_activation(activation_fn, owner, "activation_fn")
+    transform = get_optimizer(optimizer)
 
     def model_fn(features: Features, labels: Labels, mode: ModeKeys) -> EstimatorSpec:
         return dnn_model_fn(
@@ -174,10 +181,13 @@ class DNNClassifier(Estimator):
         label_vocabulary: Class names when labels are strings; predictions'
             `classes` are then these names.
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
-        optimizer: "Adagrad" (default; learning rate 0.05), "Adam", "Ftrl",
-            "RMSProp" or "SGD" (each with learning rate 0.05), an optax
-            GradientTransformation, or a callable returning one.
-        activation_fn: Activation of the hidden layers. Default `nn.relu`.
+        optimizer: "Adagrad" (default), "Adam", "Ftrl", "RMSProp" or "SGD",
+            each with the Keras default learning rate (0.001; SGD 0.01) as in
+            tf 2.x; an optax GradientTransformation; or a callable returning
+            one.
+        activation_fn: Activation of the hidden layers: a function, a
+            tf.keras activation name ("relu", "tanh", ...) or None (linear).
+            Default `nn.relu`.
         dropout: Probability of dropping a hidden unit in TRAIN. Default None.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
@@ -201,7 +211,7 @@ class DNNClassifier(Estimator):
         weight_column: Any = None,
         label_vocabulary: Sequence[str] | None = None,
         optimizer: Any = "Adagrad",
-        activation_fn: Callable[[jax.Array], jax.Array] = nn.relu,
+        activation_fn: Activation = nn.relu,
         dropout: float | None = None,
         config: RunConfig | None = None,
         warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
@@ -242,10 +252,13 @@ class DNNRegressor(Estimator):
         label_dimension: Number of targets per example. Default 1.
         weight_column: A feature name or `fc.numeric_column` of example weights.
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
-        optimizer: "Adagrad" (default; learning rate 0.05), "Adam", "Ftrl",
-            "RMSProp" or "SGD" (each with learning rate 0.05), an optax
-            GradientTransformation, or a callable returning one.
-        activation_fn: Activation of the hidden layers. Default `nn.relu`.
+        optimizer: "Adagrad" (default), "Adam", "Ftrl", "RMSProp" or "SGD",
+            each with the Keras default learning rate (0.001; SGD 0.01) as in
+            tf 2.x; an optax GradientTransformation; or a callable returning
+            one.
+        activation_fn: Activation of the hidden layers: a function, a
+            tf.keras activation name ("relu", "tanh", ...) or None (linear).
+            Default `nn.relu`.
         dropout: Probability of dropping a hidden unit in TRAIN. Default None.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
@@ -260,7 +273,7 @@ class DNNRegressor(Estimator):
         label_dimension: int = 1,
         weight_column: Any = None,
         optimizer: Any = "Adagrad",
-        activation_fn: Callable[[jax.Array], jax.Array] = nn.relu,
+        activation_fn: Activation = nn.relu,
         dropout: float | None = None,
         config: RunConfig | None = None,
         warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
@@ -296,10 +309,13 @@ class DNNEstimator(Estimator):
         hidden_units: Sizes of the hidden layers.
         feature_columns: Dense columns.
         model_dir: Where checkpoints go.
-        optimizer: "Adagrad" (default; learning rate 0.05), "Adam", "Ftrl",
-            "RMSProp" or "SGD" (each with learning rate 0.05), an optax
-            GradientTransformation, or a callable returning one.
-        activation_fn: Activation of the hidden layers. Default `nn.relu`.
+        optimizer: "Adagrad" (default), "Adam", "Ftrl", "RMSProp" or "SGD",
+            each with the Keras default learning rate (0.001; SGD 0.01) as in
+            tf 2.x; an optax GradientTransformation; or a callable returning
+            one.
+        activation_fn: Activation of the hidden layers: a function, a
+            tf.keras activation name ("relu", "tanh", ...) or None (linear).
+            Default `nn.relu`.
         dropout: Probability of dropping a hidden unit in TRAIN. Default None.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
@@ -313,7 +329,7 @@ class DNNEstimator(Estimator):
         feature_columns: Sequence[fc.FeatureColumn],
         model_dir: str | os.PathLike[str] | None = None,
         optimizer: Any = "Adagrad",
-        activation_fn: Callable[[jax.Array], jax.Array] = nn.relu,
+        activation_fn: Activation = nn.relu,
         dropout: float | None = None,
         config: RunConfig | None = None,
         warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,

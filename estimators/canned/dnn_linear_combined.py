@@ -3,9 +3,9 @@
 The logits are the sum of a linear model over `linear_feature_columns` (wide,
 sparse weights) and a DNN over `dnn_feature_columns` (deep); each part has its
 own optimizer (one `optax.multi_transform` over the "linear" and "dnn"
-parameter scopes). Defaults are tf's: FTRL with learning rate
-`min(0.005, 1 / sqrt(number of linear columns))` for the linear part, Adagrad
-with learning rate 0.001 for the DNN.
+parameter scopes). Defaults are tf's (1.x and 2.15 alike): a named linear
+optimizer ("Ftrl") gets learning rate `min(0.005, 1 / sqrt(number of linear
+columns))`, a named DNN optimizer ("Adagrad") gets 0.001.
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ import optax
 
 from estimators import feature_column as fc
 from estimators.canned import _common
-from estimators.canned.dnn import DNNLogits, check_dropout, check_hidden_units
+from estimators.canned._activations import resolve_activation
+from estimators.canned.dnn import (
+    Activation,
+    DNNLogits,
+    check_dropout,
+    check_hidden_units,
+)
 from estimators.canned.linear import (
     LinearLogits,
     check_sparse_combiner,
@@ -111,7 +117,7 @@ def _combined_model(
     dnn_feature_columns: Any,
     dnn_optimizer: Any,
     dnn_hidden_units: Any,
-    dnn_activation_fn: Callable[[jax.Array], jax.Array],
+    dnn_activation_fn: Activation,
     dnn_dropout: float | None,
     batch_norm: bool,
     linear_sparse_combiner: str,
@@ -151,7 +157,9 @@ def _combined_model(
             dnn_hidden_units=check_hidden_units(
                 dnn_hidden_units, owner, "dnn_hidden_units"
             ),
-            dnn_activation_fn=dnn_activation_fn,
+            dnn_activation_fn=resolve_activation(
+                dnn_activation_fn, owner, "dnn_activation_fn"
+            ),
             dnn_dropout=check_dropout(dnn_dropout, owner, "dnn_dropout"),
             batch_norm=batch_norm,
         )
@@ -177,7 +185,8 @@ class DNNLinearCombinedClassifier(Estimator):
             an optax GradientTransformation, or a callable returning one.
         dnn_hidden_units: Sizes of the hidden layers; required with
             `dnn_feature_columns`.
-        dnn_activation_fn: Activation of the hidden layers. Default `nn.relu`.
+        dnn_activation_fn: Activation of the hidden layers: a function, a
+            tf.keras activation name ("relu", ...) or None. Default `nn.relu`.
         dnn_dropout: Dropout probability of the hidden layers. Default None.
         n_classes: Number of classes, >= 2.
         weight_column: A feature name or `fc.numeric_column` of example weights.
@@ -207,7 +216,7 @@ class DNNLinearCombinedClassifier(Estimator):
         dnn_feature_columns: Sequence[fc.FeatureColumn] | None = None,
         dnn_optimizer: Any = "Adagrad",
         dnn_hidden_units: Sequence[int] | None = None,
-        dnn_activation_fn: Callable[[jax.Array], jax.Array] = nn.relu,
+        dnn_activation_fn: Activation = nn.relu,
         dnn_dropout: float | None = None,
         n_classes: int = 2,
         weight_column: Any = None,
@@ -250,7 +259,8 @@ class DNNLinearCombinedRegressor(Estimator):
             an optax GradientTransformation, or a callable returning one.
         dnn_hidden_units: Sizes of the hidden layers; required with
             `dnn_feature_columns`.
-        dnn_activation_fn: Activation of the hidden layers. Default `nn.relu`.
+        dnn_activation_fn: Activation of the hidden layers: a function, a
+            tf.keras activation name ("relu", ...) or None. Default `nn.relu`.
         dnn_dropout: Dropout probability of the hidden layers. Default None.
         label_dimension: Number of targets per example. Default 1.
         weight_column: A feature name or `fc.numeric_column` of example weights.
@@ -269,7 +279,7 @@ class DNNLinearCombinedRegressor(Estimator):
         dnn_feature_columns: Sequence[fc.FeatureColumn] | None = None,
         dnn_optimizer: Any = "Adagrad",
         dnn_hidden_units: Sequence[int] | None = None,
-        dnn_activation_fn: Callable[[jax.Array], jax.Array] = nn.relu,
+        dnn_activation_fn: Activation = nn.relu,
         dnn_dropout: float | None = None,
         label_dimension: int = 1,
         weight_column: Any = None,
@@ -308,7 +318,8 @@ class DNNLinearCombinedEstimator(Estimator):
         dnn_optimizer: "Adagrad" (default), another name, an optax
             GradientTransformation, or a callable returning one.
         dnn_hidden_units: Sizes of the hidden layers.
-        dnn_activation_fn: Activation of the hidden layers. Default `nn.relu`.
+        dnn_activation_fn: Activation of the hidden layers: a function, a
+            tf.keras activation name ("relu", ...) or None. Default `nn.relu`.
         dnn_dropout: Dropout probability of the hidden layers. Default None.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
@@ -325,7 +336,7 @@ class DNNLinearCombinedEstimator(Estimator):
         dnn_feature_columns: Sequence[fc.FeatureColumn] | None = None,
         dnn_optimizer: Any = "Adagrad",
         dnn_hidden_units: Sequence[int] | None = None,
-        dnn_activation_fn: Callable[[jax.Array], jax.Array] = nn.relu,
+        dnn_activation_fn: Activation = nn.relu,
         dnn_dropout: float | None = None,
         config: RunConfig | None = None,
         warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,

@@ -2,8 +2,9 @@
 
 Each is a head plus a closure over `linear_model_fn`, as in tf.estimator.
 Categorical columns are sparse weight tables (each id gathers a row; no
-one-hot). The default optimizer is tf's: FTRL with learning rate
-`min(0.2, 1 / sqrt(number of feature columns))` (the same in tf 1.x and 2.x).
+one-hot). The optimizer is tf's (1.x and 2.15 alike): a name (default
+"Ftrl") is built with learning rate 0.2; `optimizer=None` means FTRL with
+`min(0.2, 1 / sqrt(number of feature columns))`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import optax
 
 from estimators import feature_column as fc
 from estimators.canned import _common
-from estimators.canned.optimizers import get_optimizer
+from estimators.canned.optimizers import ftrl, get_optimizer
 from estimators.estimator import Estimator
 from estimators.heads.base import Head
 from estimators.losses import Reduction
@@ -42,7 +43,7 @@ _COMBINERS = ("sum", "mean", "sqrtn")
 
 
 def linear_learning_rate(num_columns: int, ceiling: float = LEARNING_RATE) -> float:
-    """tf's default FTRL learning rate: `min(ceiling, 1 / sqrt(num_columns))`.
+    """tf's learning rate of `optimizer=None`: `min(ceiling, 1 / sqrt(num_columns))`.
 
     Example:
         >>> linear_learning_rate(100)  # min(0.2, 1 / 10)
@@ -111,9 +112,10 @@ def _linear_model(
     """Validates the linear arguments; returns the model_fn closure and the columns."""
     columns = _common.check_columns(feature_columns, "feature_columns", owner)
     check_sparse_combiner(sparse_combiner, owner)
-    transform = get_optimizer(
-        optimizer, learning_rate=linear_learning_rate(len(columns))
-    )
+    if optimizer is None:  # tf's _get_default_optimizer_v2
+        transform = ftrl(linear_learning_rate(len(columns)))
+    else:
+        transform = get_optimizer(optimizer, learning_rate=LEARNING_RATE)
 
     def model_fn(features: Features, labels: Labels, mode: ModeKeys) -> EstimatorSpec:
         return linear_model_fn(
@@ -141,9 +143,10 @@ class LinearClassifier(Estimator):
         weight_column: A feature name or `fc.numeric_column` of example weights.
         label_vocabulary: Class names when labels are strings; predictions'
             `classes` are then these names.
-        optimizer: "Ftrl" (default; learning rate min(0.2, 1/sqrt(number of
-            columns))), "Adagrad", "Adam", "RMSProp" or "SGD" (same learning
-            rate), an optax GradientTransformation, or a callable returning one.
+        optimizer: "Ftrl" (default), "Adagrad", "Adam", "RMSProp" or "SGD",
+            each with learning rate 0.2 as in tf; None for FTRL with learning
+            rate min(0.2, 1/sqrt(number of columns)); an optax
+            GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
@@ -197,9 +200,10 @@ class LinearRegressor(Estimator):
         model_dir: Where checkpoints go.
         label_dimension: Number of targets per example. Default 1.
         weight_column: A feature name or `fc.numeric_column` of example weights.
-        optimizer: "Ftrl" (default; learning rate min(0.2, 1/sqrt(number of
-            columns))), "Adagrad", "Adam", "RMSProp" or "SGD" (same learning
-            rate), an optax GradientTransformation, or a callable returning one.
+        optimizer: "Ftrl" (default), "Adagrad", "Adam", "RMSProp" or "SGD",
+            each with learning rate 0.2 as in tf; None for FTRL with learning
+            rate min(0.2, 1/sqrt(number of columns)); an optax
+            GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
@@ -239,9 +243,10 @@ class LinearEstimator(Estimator):
         head: An `est.heads.Head`.
         feature_columns: Categorical and dense columns.
         model_dir: Where checkpoints go.
-        optimizer: "Ftrl" (default; learning rate min(0.2, 1/sqrt(number of
-            columns))), another name, an optax GradientTransformation, or a
-            callable returning one.
+        optimizer: "Ftrl" (default), "Adagrad", "Adam", "RMSProp" or "SGD",
+            each with learning rate 0.2 as in tf; None for FTRL with learning
+            rate min(0.2, 1/sqrt(number of columns)); an optax
+            GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
         sparse_combiner: "sum" (default), "mean" or "sqrtn".

@@ -1,12 +1,14 @@
 """Optimizers of the canned estimators: tf's names and defaults, as optax transforms.
 
-`get_optimizer` accepts what tf.estimator's canned estimators accepted: a name
-("Adagrad", "Adam", "Ftrl", "RMSProp", "SGD", any case) built with the
-estimator's default learning rate, an optax `GradientTransformation`, or a
-callable returning one. The hyper-parameters of a name are those of
-`tf.keras.optimizers` (tf 2.x): Adagrad starts its accumulators at 0.1 with
-epsilon 1e-7, Adam and RMSProp use epsilon 1e-7 outside the square root, FTRL
-has learning-rate power -0.5 and accumulators starting at 0.1.
+`get_optimizer` accepts what tf.estimator 2.15's canned estimators accepted
+(`get_optimizer_instance_v2`): a name ("Adagrad", "Adam", "Ftrl", "RMSProp",
+"SGD", any case) built with the estimator's learning rate or, when it gives
+none, the Keras default of that optimizer (`KERAS_LEARNING_RATES`: 0.001, SGD
+0.01); an optax `GradientTransformation`; or a callable returning one. The
+other hyper-parameters of a name are those of `tf.keras.optimizers.legacy`:
+Adagrad starts its accumulators at 0.1 with epsilon 1e-7, Adam and RMSProp use
+epsilon 1e-7 outside the square root, FTRL has learning-rate power -0.5 and
+accumulators starting at 0.1.
 
 optax has no FTRL, so `ftrl` implements tf's `ApplyFtrlV2` as an optax
 transformation.
@@ -21,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["FtrlState", "ftrl", "get_optimizer"]
+__all__ = ["KERAS_LEARNING_RATES", "FtrlState", "ftrl", "get_optimizer"]
 
 
 class FtrlState(NamedTuple):
@@ -158,6 +160,16 @@ _BY_NAME: dict[str, Callable[[float], optax.GradientTransformation]] = {
 }
 _NAMES = ("Adagrad", "Adam", "Ftrl", "RMSProp", "SGD")
 
+# The `learning_rate` defaults of tf.keras.optimizers.legacy (tf 2.15), which
+# tf.estimator 2.x uses for a name given without a learning rate.
+KERAS_LEARNING_RATES: dict[str, float] = {
+    "adagrad": 0.001,
+    "adam": 0.001,
+    "ftrl": 0.001,
+    "rmsprop": 0.001,
+    "sgd": 0.01,
+}
+
 
 def _is_transformation(value: Any) -> bool:
     return callable(getattr(value, "init", None)) and callable(
@@ -168,7 +180,7 @@ def _is_transformation(value: Any) -> bool:
 def get_optimizer(
     optimizer: str | optax.GradientTransformation | Callable[[], Any],
     *,
-    learning_rate: float,
+    learning_rate: float | None = None,
     argument: str = "optimizer",
 ) -> optax.GradientTransformation:
     """An optax transformation from a name, a transformation or a factory.
@@ -177,7 +189,9 @@ def get_optimizer(
         optimizer: "Adagrad", "Adam", "Ftrl", "RMSProp" or "SGD" (any case),
             built with `learning_rate`; an optax `GradientTransformation`, used
             as is; or a callable with no arguments returning one.
-        learning_rate: The learning rate of a named optimizer.
+        learning_rate: The learning rate of a named optimizer; None (default)
+            means the Keras default of that optimizer, as tf 2.x's
+            `get_optimizer_instance_v2` (0.001; SGD 0.01).
         argument: The argument's name in error messages.
 
     Example:
@@ -192,6 +206,8 @@ def get_optimizer(
                 f"GradientTransformation or a callable returning one; got "
                 f"{optimizer!r}."
             )
+        if learning_rate is None:
+            learning_rate = KERAS_LEARNING_RATES[optimizer.lower()]
         return make(learning_rate)
     if _is_transformation(optimizer):
         return optimizer

@@ -27,17 +27,33 @@ __all__ = ["Head"]
 
 _REDUCTIONS = tuple(r for r in Reduction if r != Reduction.NONE)
 
+# tf 2.x's spellings (`tf.keras.losses.Reduction`, the TF2 canned defaults):
+# Keras' "auto" means SUM_OVER_BATCH_SIZE outside a distribution strategy loop.
+_TF2_REDUCTIONS = {
+    "auto": Reduction.SUM_OVER_BATCH_SIZE,
+    "sum": Reduction.SUM,
+    "sum_over_batch_size": Reduction.SUM_OVER_BATCH_SIZE,
+}
 
-def _check_loss_reduction(loss_reduction: Reduction | str) -> Reduction:
-    """The `Reduction` named by `loss_reduction`; NONE is not a training loss."""
-    try:
-        reduction = Reduction(loss_reduction)
-    except ValueError:
-        reduction = None
+
+def check_loss_reduction(loss_reduction: Reduction | str) -> Reduction:
+    """The `Reduction` named by `loss_reduction`, in tf 2.x's spelling ("sum",
+    "sum_over_batch_size", "auto") or tf 1.x's; NONE is not a training loss.
+
+    Example:
+        >>> check_loss_reduction("sum_over_batch_size") is Reduction.SUM_OVER_BATCH_SIZE
+        True
+    """
+    reduction = _TF2_REDUCTIONS.get(str(loss_reduction))
+    if reduction is None:
+        try:
+            reduction = Reduction(loss_reduction)
+        except ValueError:
+            reduction = None
     if reduction is None or reduction == Reduction.NONE:
+        names = [*_TF2_REDUCTIONS, *(r.value for r in _REDUCTIONS)]
         raise ValueError(
-            f"`loss_reduction` must be one of {[r.value for r in _REDUCTIONS]}, got "
-            f"{loss_reduction!r}."
+            f"`loss_reduction` must be one of {names}, got {loss_reduction!r}."
         )
     return reduction
 
@@ -98,7 +114,7 @@ class Head(abc.ABC):
     ) -> None:
         self._weight_column = weight_column
         self._weight_key = _weight_key(weight_column)
-        self._loss_reduction = _check_loss_reduction(loss_reduction)
+        self._loss_reduction = check_loss_reduction(loss_reduction)
 
     @property
     @abc.abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import optax
 import pyarrow as pa
 import pytest
 from support import fast_config
@@ -91,7 +92,7 @@ def test_label_vocabulary_round_trip(tmp_path, toy, columns):
         model_dir=str(tmp_path),
         n_classes=3,
         label_vocabulary=list(names),
-        optimizer="Adam",
+        optimizer=optax.adam(0.05),  # tf 2.x: Adam() is 0.001
         config=fast_config(random_seed=1),
     )
     classifier.train(lambda: (toy["features"], labels), steps=60)
@@ -191,3 +192,40 @@ def test_dnn_estimator_takes_any_head(tmp_path, toy, columns):
     }
     with pytest.raises(TypeError, match="`head` must be an est.heads.Head"):
         canned.DNNEstimator("multi_label", [8], [columns["x"]])
+
+
+def test_default_optimizer_is_adagrad_at_the_keras_learning_rate(tmp_path):
+    # tf 2.15: get_optimizer_instance_v2("Adagrad") is Keras' Adagrad(0.001). With
+    # a huge label the gradient g of the logits bias is huge, so Adagrad's first
+    # step lr * g / sqrt(0.1 + g²) is lr to 1e-9: the bias moves by 0.001 (tf 1.x:
+    # 0.05).
+    regressor = canned.DNNRegressor(
+        [2],
+        [est.feature_column.numeric_column("x")],
+        model_dir=str(tmp_path),
+        config=fast_config(random_seed=1),
+    )
+    features = {"x": np.ones(4, np.float32)}
+    regressor.train(lambda: (features, np.full(4, 1e4, np.float32)), steps=1)
+    bias = regressor.get_variable_value("params/dnn/logits/bias")
+    assert float(bias[0]) == pytest.approx(0.001, rel=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu", None])
+def test_activation_fn_takes_keras_names_and_none(tmp_path, toy, columns, activation):
+    classifier = canned.DNNClassifier(
+        [4],
+        [columns["x"]],
+        model_dir=str(tmp_path),
+        activation_fn=activation,
+        config=fast_config(random_seed=1),
+    )
+    classifier.train(lambda: (toy["features"], toy["binary"]), steps=2)
+    assert np.isfinite(
+        classifier.evaluate(lambda: (toy["features"], toy["binary"]))["loss"]
+    )
+
+
+def test_an_unknown_activation_name_is_refused_with_the_names(columns):
+    with pytest.raises(ValueError, match="'rellu' is not a tf.keras activation"):
+        canned.DNNClassifier([4], [columns["x"]], activation_fn="rellu")

@@ -79,3 +79,16 @@ def test_bad_optimizers_are_named():
         get_optimizer(lambda: 3, learning_rate=0.1)
     with pytest.raises(TypeError, match="`dnn_optimizer` must be a name"):
         get_optimizer(3, learning_rate=0.1, argument="dnn_optimizer")
+
+
+def test_a_name_without_learning_rate_gets_the_keras_default():
+    # tf 2.15's get_optimizer_instance_v2(name) builds tf.keras.optimizers.legacy
+    # classes with their default learning rate: 0.001, SGD 0.01.
+    params = {"w": jnp.zeros(1)}
+    sgd, _ = step(get_optimizer("SGD"), {"w": jnp.ones(1)}, params)
+    assert float(sgd["w"][0]) == pytest.approx(-0.01)
+    adagrad, _ = step(get_optimizer("Adagrad"), {"w": jnp.ones(1)}, params)
+    # -0.001 * 1 / sqrt(0.1 + 1²)
+    assert float(adagrad["w"][0]) == pytest.approx(-0.000953463, abs=1e-9)
+    adam, _ = step(get_optimizer("Adam"), {"w": jnp.ones(1)}, params)
+    assert float(adam["w"][0]) == pytest.approx(-0.001, rel=1e-5)  # first Adam step

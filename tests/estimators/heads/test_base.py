@@ -1,0 +1,34 @@
+"""What every head shares: loss_reduction spellings."""
+
+from __future__ import annotations
+
+import pytest
+
+from estimators.heads import BinaryClassHead, MultiClassHead, RegressionHead
+from estimators.losses import Reduction
+
+
+@pytest.mark.parametrize(
+    ("spelling", "reduction"),
+    [
+        ("sum_over_batch_size", Reduction.SUM_OVER_BATCH_SIZE),  # tf 2.x default
+        ("sum", Reduction.SUM),  # tf.keras.losses.Reduction.SUM
+        ("auto", Reduction.SUM_OVER_BATCH_SIZE),  # Keras' AUTO outside a strategy
+        ("weighted_sum", Reduction.SUM),  # tf.compat.v1.losses.Reduction.SUM
+        (Reduction.SUM_BY_NONZERO_WEIGHTS, Reduction.SUM_BY_NONZERO_WEIGHTS),
+    ],
+)
+def test_tf2_and_tf1_loss_reduction_spellings(spelling, reduction):
+    assert RegressionHead(loss_reduction=spelling).loss_reduction is reduction
+    assert BinaryClassHead(loss_reduction=spelling).loss_reduction is reduction
+    assert MultiClassHead(3, loss_reduction=spelling).loss_reduction is reduction
+
+
+def test_default_loss_reduction_is_tf2s():
+    assert RegressionHead().loss_reduction is Reduction.SUM_OVER_BATCH_SIZE
+
+
+@pytest.mark.parametrize("bad", ["none", "mean", Reduction.NONE])
+def test_none_and_unknown_reductions_are_refused(bad):
+    with pytest.raises(ValueError, match="`loss_reduction` must be one of"):
+        RegressionHead(loss_reduction=bad)
