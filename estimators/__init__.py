@@ -16,6 +16,7 @@ from estimators import heads
 from estimators import losses
 from estimators import metrics
 from estimators import summary
+from estimators._compat import TFCompatWarning
 from estimators.canned import BaselineClassifier
 from estimators.canned import BaselineRegressor
 from estimators.canned import DNNClassifier
@@ -92,6 +93,7 @@ __all__ = [
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
+    "TFCompatWarning",
     "TrainSpec",
     "TrainState",
     "WarmStartReport",

@@ -62,6 +62,7 @@ PINNED = [
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
+    "TFCompatWarning",
     "TrainSpec",
     "TrainState",
     "WarmStartReport",
