@@ -55,8 +55,10 @@ from estimators.training import FinalExporter
 from estimators.training import LatestExporter
 from estimators.training import TrainSpec
 from estimators.training import train_and_evaluate
+from estimators.warm_start import VocabInfo
 from estimators.warm_start import WarmStartReport
 from estimators.warm_start import WarmStartSettings
+from estimators.warm_start import WarmStartWarning
 from estimators.writers import InMemoryWriter
 from estimators.writers import JsonlWriter
 from estimators.writers import MetricWriter
@@ -96,8 +98,10 @@ __all__ = [
     "TFCompatWarning",
     "TrainSpec",
     "TrainState",
+    "VocabInfo",
     "WarmStartReport",
     "WarmStartSettings",
+    "WarmStartWarning",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "canned",

@@ -27,7 +27,12 @@ from estimators.metrics import Metric, compute_results, merge_metric_dicts
 from estimators.mode_keys import ModeKeys
 from estimators.run_config import RunConfig
 from estimators.train_state import TrainState
-from estimators.warm_start import WarmStartReport, WarmStartSettings, warm_start
+from estimators.warm_start import (
+    WarmStartReport,
+    WarmStartSettings,
+    vocabulary_fingerprints,
+    warm_start,
+)
 from estimators.writers import JsonlWriter, MetricWriter, MultiWriter
 
 __all__ = ["Estimator"]
@@ -351,7 +356,7 @@ class Estimator:
         variables = self._init_variables(features, labels, ModeKeys.TRAIN)
         if self._warm_start_from is not None:
             variables, self.warm_start_report = warm_start(
-                variables, self._warm_start_from
+                variables, self._warm_start_from, feature_columns=self._feature_columns
             )
         return TrainState.create(variables, optimizer, self._key())
 
@@ -404,6 +409,7 @@ class Estimator:
         extra = {
             "input_position": position,
             "random_seed": self._config.seed,
+            "vocabularies": vocabulary_fingerprints(self._feature_columns),
         }
         path = checkpoints.save_checkpoint(
             self._model_dir,
@@ -531,6 +537,12 @@ class Estimator:
                 mode,
             )
             variables = self._init_variables(features, labels, mode)
+            if self._warm_start_from is not None:  # tf warm-starts here too
+                variables, self.warm_start_report = warm_start(
+                    variables,
+                    self._warm_start_from,
+                    feature_columns=self._feature_columns,
+                )
             loaded = (variables, 0, jax.random.key_data(self._key()))
         else:
             abstract = self._abstract_variables(features, labels, mode)
