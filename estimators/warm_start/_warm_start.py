@@ -38,8 +38,13 @@ def _listed(names: Iterable[str]) -> str:
 
 def _matches(pattern: str, name: str) -> bool:
     """tf's `get_collection(scope=pattern)`: `re.match` from the start of the name,
-    tried on each spelling of it."""
-    return any(re.match(pattern, alias) for alias in aliases(name))
+    tried on each spelling of it, bare and with tf's ":0" (so `"v2[^/]"` selects
+    `v2` and not `v2/Momentum`, as in tf)."""
+    return any(
+        re.match(pattern, spelled)
+        for alias in aliases(name)
+        for spelled in (alias, f"{alias}:0")
+    )
 
 
 def _grouped(names: list[str], selector: str | Iterable[str] | None) -> list[str]:
