@@ -16,6 +16,7 @@ from estimators import heads
 from estimators import losses
 from estimators import metrics
 from estimators import summary
+from estimators._compat import TFCompatWarning
 from estimators.canned import BaselineClassifier
 from estimators.canned import BaselineRegressor
 from estimators.canned import DNNClassifier
@@ -54,8 +55,10 @@ from estimators.training import FinalExporter
 from estimators.training import LatestExporter
 from estimators.training import TrainSpec
 from estimators.training import train_and_evaluate
+from estimators.warm_start import VocabInfo
 from estimators.warm_start import WarmStartReport
 from estimators.warm_start import WarmStartSettings
+from estimators.warm_start import WarmStartWarning
 from estimators.writers import InMemoryWriter
 from estimators.writers import JsonlWriter
 from estimators.writers import MetricWriter
@@ -92,10 +95,13 @@ __all__ = [
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
+    "TFCompatWarning",
     "TrainSpec",
     "TrainState",
+    "VocabInfo",
     "WarmStartReport",
     "WarmStartSettings",
+    "WarmStartWarning",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "canned",

@@ -34,10 +34,9 @@ class Estimator:
     """Trains, evaluates, predicts and exports a model defined by a `model_fn`.
 
     The `model_fn(features, labels, mode, params[, config])` builds the network with
-    flax.linen layers used directly (`nn.Dense(10)(net)`) and returns an
-    `EstimatorSpec`; the Estimator owns initialisation, parameters, PRNG streams
-    (the "dropout" stream), mutable collections (batch-norm statistics), the
-    gradient of the spec's `loss` and the optax `optimizer`'s updates.
+    flax.linen layers (`nn.Dense(10)(net)`) and returns an `EstimatorSpec`; the
+    Estimator owns initialisation, parameters, the "dropout" PRNG stream, mutable
+    collections (batch norm), and applies the spec's optax `optimizer`.
 
     Args:
         model_fn: The model function.
@@ -121,6 +120,7 @@ class Estimator:
             label_transform=label_transform,
             prediction_transform=prediction_transform,
             head=head,
+            warm_start_from=warm_start_from,
         )
         strategy_for = distribute.strategy_for
         self._train_distribute = strategy_for(
@@ -128,7 +128,6 @@ class Estimator:
         )
         self._eval_distribute = strategy_for(config.eval_distribute, "eval_distribute")
         self._writers = SummaryWriters(model_dir, self._config.metric_writers)
-        self.warm_start_report: WarmStartReport | None = None
 
     # -- properties ------------------------------------------------------------------
 
@@ -163,14 +162,18 @@ class Estimator:
         return self._runner.prediction_transform
 
     @property
+    def warm_start_report(self) -> WarmStartReport | None:
+        """What the last warm start loaded, skipped and initialised, or None."""
+        return self._runner.warm_start_report
+
+    @property
     def head(self) -> Any:
         """The head of a canned estimator (or the one given), else None."""
         return self._runner.head
 
     @property
     def runner(self) -> ModelRunner:
-        """The `ModelRunner` that traces and runs the model_fn (for exports); its
-        `label_transform` is the host mapping of labels."""
+        """The `ModelRunner` that traces and runs the model_fn (for exports)."""
         return self._runner
 
     def eval_dir(self, name: str | None = None) -> str:
@@ -184,11 +187,8 @@ class Estimator:
         return checkpoints.latest_checkpoint(self._model_dir)
 
     def get_variable_names(self) -> list[str]:
-        """Names of the model's variables in the latest checkpoint (no optimizer state).
-
-        Names are flax paths with their collection, e.g. "params/Dense_0/kernel", and
-        "global_step".
-        """
+        """Variable names in the latest checkpoint: "params/Dense_0/kernel", ...,
+        and "global_step" (no optimizer state)."""
         return sorted(self._variables(), key=lambda k: (k == "global_step", k))
 
     def get_variable_value(self, name: str) -> np.ndarray:
@@ -256,13 +256,13 @@ class Estimator:
             return self
         multiple = strategy.local_device_count if strategy else 1
         batch = batching.pad(*first, batching.train_size(first[2], multiple))
-        state, report = runner.train_state(latest, batch, self._warm_start_from)
-        self.warm_start_report = report or self.warm_start_report
+        state = runner.train_state(latest, batch)
         if strategy is not None:
             state = strategy.replicate(state)
         spec = runner.trace(ModeKeys.TRAIN, batch).spec
         logging_hook = LoggingHook(self._config.log_step_count_steps)
-        TrainingLoop(self._model_dir, self._config, self._writers, strategy).run(
+        loop = TrainingLoop(self._model_dir, self._config, self._writers, strategy)
+        loop.run(
             runner.step_config(ModeKeys.TRAIN, batch, pipeline.host_only, strategy),
             state,
             first,
@@ -271,6 +271,7 @@ class Estimator:
             hooks=HookList([logging_hook, *(hooks or ()), *spec.training_hooks]),
             listeners=list(saving_listeners or ()),
             last_step=start + steps if steps is not None else max_steps,
+            extra=runner.checkpoint_extra(),
         )
         return self
 

@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from estimators._compat import TFCompatWarning, warn_tf_spelling
+
 __all__ = ["RunConfig"]
+
+# tf.estimator 2.15 arguments with no meaning on JAX: their tf default and what
+# happens instead when another value is given.
+_TF_ONLY = {
+    "session_config": (None, "there are no tf.Sessions; it is ignored"),
+    "device_fn": (
+        None,
+        "jax places arrays; it is ignored (use `train_distribute` to shard batches)",
+    ),
+    "protocol": (None, "there is no tf server; it is ignored"),
+    "experimental_distribute": (
+        None,
+        "it is ignored; give `train_distribute` / `eval_distribute` instead",
+    ),
+    "experimental_max_worker_delay_secs": (
+        None,
+        "workers train in lock-step (no asynchronous workers); it is ignored",
+    ),
+    "session_creation_timeout_secs": (7200, "there are no sessions; it is ignored"),
+    "checkpoint_save_graph_def": (
+        True,
+        "checkpoints hold arrays only (no graph); it is ignored",
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +62,13 @@ class RunConfig:
             checkpoint or step a hook asked to see run fused (at most 1000);
             1 runs every step on its own.
         metric_writers: Extra `MetricWriter`s receiving every summary.
+        tf_random_seed: tf.estimator's name of `random_seed` (give one of the
+            two); `config.tf_random_seed` reads the same seed.
+        session_config, device_fn, protocol, experimental_distribute,
+            experimental_max_worker_delay_secs, session_creation_timeout_secs,
+            checkpoint_save_graph_def: tf.estimator arguments with no meaning on
+            JAX, accepted so that tf configs run unchanged; a value other than
+            tf's default gives one `TFCompatWarning` saying it is ignored.
 
     Example:
         >>> RunConfig(save_checkpoints_steps=100).save_checkpoints_secs is None
@@ -53,8 +87,19 @@ class RunConfig:
     eval_distribute: Any = None
     steps_per_execution: int | None = None
     metric_writers: Sequence[Any] = ()
+    tf_random_seed: int | None = dataclasses.field(default=None, repr=False)
+    session_config: Any = dataclasses.field(default=None, repr=False)
+    device_fn: Any = dataclasses.field(default=None, repr=False)
+    protocol: str | None = dataclasses.field(default=None, repr=False)
+    experimental_distribute: Any = dataclasses.field(default=None, repr=False)
+    experimental_max_worker_delay_secs: int | None = dataclasses.field(
+        default=None, repr=False
+    )
+    session_creation_timeout_secs: int = dataclasses.field(default=7200, repr=False)
+    checkpoint_save_graph_def: bool = dataclasses.field(default=True, repr=False)
 
     def __post_init__(self) -> None:
+        self._check_tf_spellings()
         if self.save_checkpoints_steps is not None:
             if self.save_checkpoints_secs not in (None, 600):
                 raise ValueError(
@@ -84,6 +129,25 @@ class RunConfig:
             )
         object.__setattr__(self, "metric_writers", tuple(self.metric_writers))
 
+    def _check_tf_spellings(self) -> None:
+        if self.tf_random_seed is not None:
+            if self.random_seed is None:
+                warn_tf_spelling(
+                    "RunConfig",
+                    "tf_random_seed",
+                    f"it is `random_seed`, set to {self.tf_random_seed}",
+                )
+                object.__setattr__(self, "random_seed", self.tf_random_seed)
+            elif self.random_seed != self.tf_random_seed:
+                raise ValueError(
+                    "RunConfig: `tf_random_seed` is `random_seed`; give one of them, "
+                    f"got {self.tf_random_seed} and {self.random_seed}."
+                )
+        object.__setattr__(self, "tf_random_seed", self.random_seed)
+        for name, (default, instead) in _TF_ONLY.items():
+            if getattr(self, name) != default:
+                warn_tf_spelling("RunConfig", name, instead)
+
     @property
     def seed(self) -> int:
         """The effective random seed."""
@@ -98,4 +162,12 @@ class RunConfig:
         """
         if "save_checkpoints_steps" in kwargs and "save_checkpoints_secs" not in kwargs:
             kwargs["save_checkpoints_secs"] = None
-        return dataclasses.replace(self, **kwargs)
+        if "tf_random_seed" in kwargs:
+            kwargs.setdefault("random_seed", None)
+        elif "random_seed" in kwargs:
+            kwargs["tf_random_seed"] = None
+        with warnings.catch_warnings():
+            # the tf spellings already warned when this config was built
+            if not set(kwargs) & {"tf_random_seed", *_TF_ONLY}:
+                warnings.simplefilter("ignore", TFCompatWarning)
+            return dataclasses.replace(self, **kwargs)

@@ -31,7 +31,11 @@ from estimators.train_state import (
     from_checkpoint_tree,
     serving_template,
 )
-from estimators.warm_start import WarmStartReport, warm_start
+from estimators.warm_start import (
+    WarmStartReport,
+    vocabulary_fingerprints,
+    warm_start,
+)
 
 __all__ = ["ModelRunner", "feature_columns_in"]
 
@@ -61,6 +65,7 @@ class ModelRunner:
         prediction_transform: Host mapping of each batch's predictions.
         head: The head the model_fn uses, if known (its class names travel with
             an export).
+        warm_start_from: What fresh variables are warm-started from.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class ModelRunner:
         label_transform: Callable[[Any], Any] | None = None,
         prediction_transform: Callable[[Any], Any] | None = None,
         head: Any = None,
+        warm_start_from: Any = None,
     ) -> None:
         enable_default_cache()
         self.program = ModelProgram(model_fn, params, config)
@@ -82,6 +88,8 @@ class ModelRunner:
         self.label_transform = label_transform
         self.prediction_transform = prediction_transform
         self.head = head
+        self.warm_start_from = warm_start_from
+        self.warm_start_report: WarmStartReport | None = None
         self._traces: dict[str, Traced] = {}
         self._steps: dict[Any, StepConfig] = {}
         self._loaded: tuple[Any, Loaded] | None = None
@@ -147,9 +155,21 @@ class ModelRunner:
         return self._steps[cache_key]
 
     def init_variables(self, batch: batching.Batch, mode: str) -> dict[str, Any]:
-        """Fresh variables, initialised from `config.seed`."""
+        """Fresh variables, initialised from `config.seed` and warm-started as asked.
+
+        As in tf, evaluating or predicting before any checkpoint warm-starts too.
+        """
         features, labels, _ = batch
-        return init_variables(self.program, self.key(), features, labels, mode)
+        variables = init_variables(self.program, self.key(), features, labels, mode)
+        if self.warm_start_from is not None:
+            variables, self.warm_start_report = warm_start(
+                variables, self.warm_start_from, feature_columns=self.feature_columns
+            )
+        return variables
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """What a checkpoint records besides arrays about this model's inputs."""
+        return {"vocabularies": vocabulary_fingerprints(self.feature_columns)}
 
     # -- state -----------------------------------------------------------------------
 
@@ -165,22 +185,14 @@ class ModelRunner:
         logger.info("Restoring parameters from %s", checkpoint)
         return from_checkpoint_tree(tree)
 
-    def train_state(
-        self, checkpoint: str | None, batch: batching.Batch, warm_start_from: Any
-    ) -> tuple[TrainState, WarmStartReport | None]:
-        """The state training starts from: restored, or fresh (and warm-started).
-
-        Returns the state and, for a fresh one warm-started, the warm-start report.
-        """
+    def train_state(self, checkpoint: str | None, batch: batching.Batch) -> TrainState:
+        """The state training starts from: restored, or fresh (and warm-started)."""
         state = self.initial_state(checkpoint, batch)
         if state is not None:
-            return state, None
+            return state
         variables = self.init_variables(batch, ModeKeys.TRAIN)
-        report = None
-        if warm_start_from is not None:
-            variables, report = warm_start(variables, warm_start_from)
         optimizer = self.trace(ModeKeys.TRAIN, batch).spec.optimizer
-        return TrainState.create(variables, optimizer, self.key()), report
+        return TrainState.create(variables, optimizer, self.key())
 
     def variables(
         self, checkpoint: str | None, batch: batching.Batch, mode: str

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from estimators import distribute
+from estimators._compat import warn_tf_spelling
 from estimators.mode_keys import ModeKeys
 
 __all__ = ["EstimatorSpec"]
@@ -30,6 +32,13 @@ class EstimatorSpec:
         training_hooks: Hooks to run during `train`.
         evaluation_hooks: Hooks to run during `evaluate`.
         prediction_hooks: Hooks to run during `predict`.
+        train_op: tf.estimator's spelling: an optax transformation given here is
+            taken as `optimizer` (with a `TFCompatWarning`); anything else (a tf
+            op) is refused with the fix.
+        training_chief_hooks: Hooks run during `train` on the chief process only
+            (every hook runs there in a single-process run), as in tf.
+        scaffold: tf.estimator's `tf.train.Scaffold`: accepted and ignored with a
+            `TFCompatWarning` (the Estimator initialises and saves variables).
 
     Example:
         >>> import optax
@@ -47,8 +56,12 @@ class EstimatorSpec:
     training_hooks: Sequence[Any] = field(default_factory=tuple)
     evaluation_hooks: Sequence[Any] = field(default_factory=tuple)
     prediction_hooks: Sequence[Any] = field(default_factory=tuple)
+    train_op: Any = field(default=None, repr=False)
+    training_chief_hooks: Sequence[Any] = field(default_factory=tuple, repr=False)
+    scaffold: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self._accept_tf_spellings()
         try:
             mode = ModeKeys(self.mode)
         except ValueError:
@@ -86,4 +99,35 @@ class EstimatorSpec:
             raise TypeError(
                 "EstimatorSpec: `eval_metric_ops` must be a dict of name to metric, "
                 f"got {type(self.eval_metric_ops).__name__}."
+            )
+
+    def _accept_tf_spellings(self) -> None:
+        if self.train_op is not None:
+            if not (
+                hasattr(self.train_op, "init") and hasattr(self.train_op, "update")
+            ):
+                raise TypeError(
+                    "EstimatorSpec: `train_op` (a tf op) cannot run here; return "
+                    "EstimatorSpec(mode, loss=loss, optimizer=optax.adagrad(0.1)) "
+                    "and the Estimator differentiates `loss` and applies it."
+                )
+            if self.optimizer is not None:
+                raise ValueError(
+                    "EstimatorSpec: `train_op` is `optimizer` here; give one of them."
+                )
+            warn_tf_spelling(
+                "EstimatorSpec", "train_op", "the optax transformation is `optimizer`"
+            )
+            object.__setattr__(self, "optimizer", self.train_op)
+        if self.training_chief_hooks:
+            hooks = tuple(self.training_hooks)
+            if distribute.is_chief():
+                hooks += tuple(self.training_chief_hooks)
+            object.__setattr__(self, "training_hooks", hooks)
+        if self.scaffold is not None:
+            warn_tf_spelling(
+                "EstimatorSpec",
+                "scaffold",
+                "the Estimator initialises, restores and saves variables; it is "
+                "ignored",
             )

@@ -147,6 +147,7 @@ class TrainingLoop:
         self._config = config
         self._writers = writers
         self._strategy = strategy
+        self._extra: dict[str, Any] = {}
 
     def run(
         self,
@@ -159,8 +160,10 @@ class TrainingLoop:
         hooks: HookList,
         listeners: Sequence[CheckpointSaverListener],
         last_step: int | None,
+        extra: dict[str, Any] | None = None,
     ) -> TrainState:
         config, strategy = self._config, self._strategy
+        self._extra = dict(extra or {})
         writer = self._writers.open()
         step = saved_step = int(state.step)
         context = StepContext(
@@ -266,7 +269,11 @@ class TrainingLoop:
             self._model_dir,
             step,
             jax.device_get(checkpoint_tree(state)),
-            extra={"input_position": position, "random_seed": self._config.seed},
+            extra={
+                "input_position": position,
+                "random_seed": self._config.seed,
+                **self._extra,
+            },
             keep_checkpoint_max=self._config.keep_checkpoint_max,
             keep_checkpoint_every_n_hours=self._config.keep_checkpoint_every_n_hours,
         )

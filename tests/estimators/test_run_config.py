@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 import estimators as est
@@ -50,3 +52,62 @@ def test_model_dir_conflict_is_refused(tmp_path):
     estimator = est.Estimator(model_fn, config=est.RunConfig(model_dir=str(tmp_path)))
     assert estimator.model_dir == str(tmp_path)
     assert estimator.config.model_dir == str(tmp_path)
+
+
+def test_tf_random_seed_is_random_seed_with_a_warning():
+    with pytest.warns(est.TFCompatWarning, match="`tf_random_seed`.*`random_seed`"):
+        config = est.RunConfig(tf_random_seed=7)
+    assert config.random_seed == 7 and config.seed == 7
+    assert config.tf_random_seed == 7  # tf code reads it back
+    assert est.RunConfig(random_seed=3).tf_random_seed == 3
+    with pytest.raises(ValueError, match="give one of them, got 7 and 3"):
+        est.RunConfig(tf_random_seed=7, random_seed=3)
+
+
+@pytest.mark.parametrize(
+    "argument, value, says",
+    [
+        ("session_config", object(), "no tf.Sessions"),
+        ("device_fn", lambda op: "/cpu:0", "train_distribute"),
+        ("protocol", "grpc", "ignored"),
+        ("experimental_distribute", object(), "train_distribute"),
+        ("experimental_max_worker_delay_secs", 60, "lock-step"),
+        ("session_creation_timeout_secs", 60, "ignored"),
+        ("checkpoint_save_graph_def", False, "no graph"),
+    ],
+)
+def test_tf_only_arguments_are_accepted_with_one_warning(argument, value, says):
+    with pytest.warns(est.TFCompatWarning, match=f"`{argument}`.*{says}") as caught:
+        config = est.RunConfig(**{argument: value})
+    assert len(caught) == 1
+    assert getattr(config, argument) is value
+    # replacing another field does not warn again (the Estimator does it)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert config.replace(model_dir="/tmp/m").model_dir == "/tmp/m"
+
+
+def test_tf_defaults_of_tf_only_arguments_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = est.RunConfig(
+            session_config=None,
+            session_creation_timeout_secs=7200,
+            checkpoint_save_graph_def=True,
+            random_seed=1,
+        )
+        assert config.replace(random_seed=2).tf_random_seed == 2
+
+
+def test_a_tf_config_ports_unchanged(tmp_path):
+    # tf.estimator.RunConfig(...) as written in tf 2.x programs
+    with pytest.warns(est.TFCompatWarning):
+        config = est.RunConfig(
+            model_dir=str(tmp_path),
+            tf_random_seed=42,
+            save_checkpoints_steps=50,
+            session_config=object(),
+            keep_checkpoint_max=3,
+            log_step_count_steps=10,
+        )
+    assert config.seed == 42 and config.save_checkpoints_secs is None

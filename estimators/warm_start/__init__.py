@@ -1,0 +1,24 @@
+"""Warm start: a new model's variables initialised from another model's checkpoint.
+
+The checkpoint may be one of ours or one written by TensorFlow (a tf.estimator
+model_dir, a checkpoint prefix or a SavedModel), read without TensorFlow; rows
+that follow a vocabulary are remapped by token with `VocabInfo`.
+"""
+
+from estimators.warm_start._vocab import vocabulary_fingerprints
+from estimators.warm_start._warm_start import warm_start
+from estimators.warm_start.settings import (
+    VocabInfo,
+    WarmStartReport,
+    WarmStartSettings,
+    WarmStartWarning,
+)
+
+__all__ = [
+    "VocabInfo",
+    "WarmStartReport",
+    "WarmStartSettings",
+    "WarmStartWarning",
+    "vocabulary_fingerprints",
+    "warm_start",
+]
