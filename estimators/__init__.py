@@ -35,6 +35,7 @@ from estimators.early_stopping import stop_if_no_decrease_hook
 from estimators.early_stopping import stop_if_no_increase_hook
 from estimators.estimator import Estimator
 from estimators.export import Predictor
+from estimators.flax_module import load_flax_variables
 from estimators.export import build_parsing_serving_input_receiver_fn
 from estimators.export import build_raw_serving_input_receiver_fn
 from estimators.hooks import CheckpointSaverListener
@@ -44,7 +45,9 @@ from estimators.hooks import NanLossDuringTrainingError
 from estimators.hooks import NanTensorHook
 from estimators.hooks import StepContext
 from estimators.hooks import StopAtStepHook
+from estimators.keras import load_checkpoint_into
 from estimators.mode_keys import ModeKeys
+from estimators.model_to_estimator import model_to_estimator
 from estimators.run_config import RunConfig
 from estimators.spec import EstimatorSpec
 from estimators.train_state import TrainState
@@ -112,9 +115,12 @@ __all__ = [
     "feature_column",
     "heads",
     "inputs",
+    "load_checkpoint_into",
+    "load_flax_variables",
     "losses",
     "make_early_stopping_hook",
     "metrics",
+    "model_to_estimator",
     "read_eval_metrics",
     "stop_if_higher_hook",
     "stop_if_lower_hook",
