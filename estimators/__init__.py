@@ -44,6 +44,7 @@ from estimators.hooks import NanTensorHook
 from estimators.hooks import StepContext
 from estimators.hooks import StopAtStepHook
 from estimators.mode_keys import ModeKeys
+from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
 from estimators.spec import EstimatorSpec
 from estimators.train_state import TrainState
@@ -89,6 +90,7 @@ __all__ = [
     "NanLossDuringTrainingError",
     "NanTensorHook",
     "Predictor",
+    "ProgressHook",
     "RunConfig",
     "StepContext",
     "StopAtStepHook",

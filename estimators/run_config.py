@@ -32,6 +32,9 @@ class RunConfig:
         steps_per_execution: Training steps run inside one compiled call (a
             `lax.scan` over stacked batches); hooks see every N-th step.
         metric_writers: Extra `MetricWriter`s receiving every summary.
+        progress: `train`'s progress display (`est.ProgressHook`): "auto" (a
+            live bar on a terminal, a plain line every 10 s elsewhere), True
+            (always), False (none).
 
     Example:
         >>> RunConfig(save_checkpoints_steps=100).save_checkpoints_secs is None
@@ -50,6 +53,7 @@ class RunConfig:
     eval_distribute: Any = None
     steps_per_execution: int = 1
     metric_writers: Sequence[Any] = ()
+    progress: bool | str = "auto"
 
     def __post_init__(self) -> None:
         if self.save_checkpoints_steps is not None:
@@ -80,6 +84,11 @@ class RunConfig:
                 f"{self.steps_per_execution!r}."
             )
         object.__setattr__(self, "metric_writers", tuple(self.metric_writers))
+        if self.progress not in (True, False, "auto"):
+            raise ValueError(
+                f"RunConfig: `progress` must be True, False or 'auto', got "
+                f"{self.progress!r}."
+            )
 
     @property
     def seed(self) -> int:
