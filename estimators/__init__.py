@@ -48,6 +48,7 @@ from estimators.hooks import StopAtStepHook
 from estimators.keras import load_checkpoint_into
 from estimators.mode_keys import ModeKeys
 from estimators.model_to_estimator import model_to_estimator
+from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
 from estimators.spec import EstimatorSpec
 from estimators.train_state import TrainState
@@ -95,6 +96,7 @@ __all__ = [
     "NanLossDuringTrainingError",
     "NanTensorHook",
     "Predictor",
+    "ProgressHook",
     "RunConfig",
     "StepContext",
     "StopAtStepHook",

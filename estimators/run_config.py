@@ -69,6 +69,9 @@ class RunConfig:
             checkpoint_save_graph_def: tf.estimator arguments with no meaning on
             JAX, accepted so that tf configs run unchanged; a value other than
             tf's default gives one `TFCompatWarning` saying it is ignored.
+        progress: `train`'s progress display (`est.ProgressHook`): "auto" (a
+            live bar on a terminal, a plain line every 10 s elsewhere), True
+            (always), False (none).
 
     Example:
         >>> RunConfig(save_checkpoints_steps=100).save_checkpoints_secs is None
@@ -97,6 +100,7 @@ class RunConfig:
     )
     session_creation_timeout_secs: int = dataclasses.field(default=7200, repr=False)
     checkpoint_save_graph_def: bool = dataclasses.field(default=True, repr=False)
+    progress: bool | str = "auto"
 
     def __post_init__(self) -> None:
         self._check_tf_spellings()
@@ -128,6 +132,11 @@ class RunConfig:
                 f"{self.steps_per_execution!r}."
             )
         object.__setattr__(self, "metric_writers", tuple(self.metric_writers))
+        if self.progress not in (True, False, "auto"):
+            raise ValueError(
+                f"RunConfig: `progress` must be True, False or 'auto', got "
+                f"{self.progress!r}."
+            )
 
     def _check_tf_spellings(self) -> None:
         if self.tf_random_seed is not None:

@@ -1,6 +1,7 @@
 """`estimators-pipeline`: run the training pipeline, score data, open the MLflow UI.
 
     estimators-pipeline run --config pipelines/iris.yaml [--set train.steps=200]
+    estimators-pipeline run --resume <MLflow run id>           # after Ctrl-C
     estimators-pipeline predict --model iris --input data/iris_test.csv --output preds.parquet
     estimators-pipeline resend --config pipelines/iris.yaml   # after an MLflow outage
     estimators-pipeline ui
@@ -12,12 +13,18 @@ servers instead.
 
 Exit status of `run`: 0 when the model took the alias (or was rejected and
 `--allow-reject` was given), 3 when the gate rejected it, 1 when the pipeline
-failed, 2 for a bad command line or config.
+failed, 2 for a bad command line or config (checked before anything starts),
+130 when Ctrl-C stopped it.
+
+`run` prints each stage's result as it finishes and training's progress (a live
+bar on a terminal, a line every 10 s in a pipe); a failure is one line naming
+the stage and the cause, the full traceback goes to `<work_dir>/pipeline.log`.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -25,12 +32,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import yaml
-
-from flows.environment import embedded_defaults
+from estimators_pipeline.flows.environment import embedded_defaults
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -39,28 +46,80 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
         name, sep, text = pair.partition("=")
         if not sep:
             raise ValueError(f"--set takes name=value, got {pair!r}.")
-        values[name.strip()] = yaml.safe_load(text)
+        try:
+            values[name.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ValueError(
+                f"--set {name.strip()}: {text!r} is not a YAML value; quote it."
+            ) from None
     return values
 
 
-def _run(args: argparse.Namespace) -> int:
-    from flows.config import PipelineConfig
+def _config(args: argparse.Namespace) -> Any:
+    """The run's config: --config, or the resumed run's own; with --set applied."""
+    from estimators_pipeline.tasks.config import PipelineConfig
+    from estimators_pipeline.tasks.preflight import check
+
+    if args.config:
+        config = PipelineConfig.from_yaml(args.config)
+    elif args.resume:
+        config = _config_of_run(args.resume)
+    else:
+        raise ValueError("run needs --config <pipeline.yaml> (or --resume <run id>).")
+    overrides = _overrides(args.set)
+    if args.allow_reject:
+        overrides["gate.fail_on_reject"] = False
+    config = config.override(**overrides)
+    check(config)
+    return config
+
+
+def _config_of_run(run_id: str) -> Any:
+    from estimators_pipeline.tasks.config import PipelineConfig
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
     try:
-        config = PipelineConfig.from_yaml(args.config).override(**_overrides(args.set))
-        if args.allow_reject:
-            config = config.override(**{"gate.fail_on_reject": False})
-    except (OSError, ValueError) as error:
+        text = MlflowClient().download_artifacts(run_id, "pipeline/config.json")
+    except (MlflowException, OSError):
+        raise ValueError(
+            f"--resume {run_id}: no pipeline run with that id in "
+            f"{os.environ.get('MLFLOW_TRACKING_URI')}."
+        ) from None
+    with open(text, encoding="utf-8") as f:
+        return PipelineConfig.model_validate_json(f.read())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from estimators_pipeline.tasks.preflight import ConfigError
+
+    try:
+        config = _config(args)
+    except (OSError, ValueError, ConfigError) as error:
         print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_USAGE
-    from flows.report import format_report, stage_rows, summarize
-    from flows.training import training_pipeline
+    from estimators_pipeline.flows.display import show_stages
+    from estimators_pipeline.flows.report import format_report, stage_rows, summarize
+    from estimators_pipeline.flows.training import training_pipeline
+    from estimators_pipeline.tasks.interrupt import install_sigint_handler
 
-    print(f"Running the training pipeline for '{config.model_name}' ({args.config})...")
-    state = training_pipeline(config, return_state=True)
+    log_file = show_stages(os.path.join(config.work_dir, "pipeline.log"))
+    install_sigint_handler()
+    source = args.config or f"MLflow run {args.resume}"
+    verb = "Continuing" if args.resume else "Running"
+    print(f"{verb} the training pipeline for '{config.model_name}' ({source})...")
+    try:
+        state = training_pipeline(config, resume=args.resume, return_state=True)
+    except KeyboardInterrupt:
+        print("\nestimators-pipeline: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     flow_run_id = state.state_details.flow_run_id
+    if state.is_cancelled():
+        print(f"\nStopped: {state.message}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     summary = summarize(config, flow_run_id)
-    print(format_report(config, stage_rows(flow_run_id), summary))
+    stages = stage_rows(flow_run_id)
+    print(format_report(config, stages, summary))
     if state.is_completed():
         return EXIT_OK
     if (
@@ -69,12 +128,19 @@ def _run(args: argparse.Namespace) -> int:
         and summary.status == "FINISHED"
     ):
         return EXIT_REJECTED
-    print(f"\nThe pipeline failed: {state.message}", file=sys.stderr)
+    failed = next((name for name, st, _ in stages if st in ("Failed", "Crashed")), None)
+    where = f" at stage '{failed}'" if failed else ""
+    cause = (state.message or "").strip().splitlines()
+    print(
+        f"\nThe pipeline failed{where}: {cause[-1] if cause else 'unknown cause'} "
+        f"(full traceback in {log_file})",
+        file=sys.stderr,
+    )
     return EXIT_FAILED
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from flows.batch_predict import batch_predict
+    from estimators_pipeline.flows.batch_predict import batch_predict
 
     state = batch_predict(
         args.model, args.input, args.output, alias=args.alias, return_state=True
@@ -90,10 +156,14 @@ def _predict(args: argparse.Namespace) -> int:
 def _resend(args: argparse.Namespace) -> int:
     import glob
 
-    from flows.config import PipelineConfig
-    from tasks.runs import UnsentMetrics, resend_spools
+    from estimators_pipeline.tasks.config import PipelineConfig
+    from estimators_pipeline.tasks.runs import UnsentMetrics, resend_spools, run_dir
 
-    config = PipelineConfig.from_yaml(args.config)
+    try:
+        config = PipelineConfig.from_yaml(args.config)
+    except (OSError, ValueError) as error:
+        print(f"estimators-pipeline: {error}", file=sys.stderr)
+        return EXIT_USAGE
     folder = os.path.join(os.path.abspath(config.work_dir), config.model_name)
     runs = sorted(
         {
@@ -103,7 +173,10 @@ def _resend(args: argparse.Namespace) -> int:
     )
     try:
         for run_id in runs:
-            print(f"MLflow run {run_id}: resent {resend_spools(config, run_id)} points")
+            sent = resend_spools(
+                run_dir(config.work_dir, config.model_name, run_id), run_id
+            )
+            print(f"MLflow run {run_id}: resent {sent} points")
     except UnsentMetrics as error:
         print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -143,7 +216,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the training pipeline once")
-    run.add_argument("--config", required=True, help="a pipeline YAML file")
+    run.add_argument("--config", help="a pipeline YAML file")
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue an interrupted MLflow run (its config, run and model_dir)",
+    )
     run.add_argument(
         "--set",
         action="append",
@@ -165,6 +243,12 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", required=True, help="Parquet file to write")
     predict.add_argument("--alias", default="champion")
     predict.set_defaults(func=_predict)
+    resend = commands.add_parser(
+        "resend",
+        help="send metric points kept locally while MLflow was unreachable",
+    )
+    resend.add_argument("--config", required=True, help="the pipeline YAML file")
+    resend.set_defaults(func=_resend)
     ui = commands.add_parser(
         "ui", help="open the MLflow UI on the local tracking store"
     )
@@ -176,7 +260,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `estimators-pipeline` console script."""
     args = _parser().parse_args(argv)
+    # Stage results go to the Prefect run log (INFO); the console shows them
+    # through `show_stages`, one line each, instead of Prefect's own lines.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     embedded_defaults(os.getcwd())  # before prefect or mlflow is imported
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
     return args.func(args)
 
 

@@ -13,10 +13,10 @@ Columns are grouped by the estimator argument they go to (`feature_columns`, or
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from estimators import atomic
 from estimators import feature_column as fc
 
 __all__ = ["all_columns", "build_groups", "raw_keys", "read_groups", "write_groups"]
@@ -130,11 +130,7 @@ def write_groups(groups: Mapping[str, Sequence[fc.FeatureColumn]], path: str) ->
         "format": _FORMAT,
         "groups": {g: json.loads(fc.serialize(cols)) for g, cols in groups.items()},
     }
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    atomic.write_json(path, payload, indent=1, sort_keys=True)
     return path
 
 

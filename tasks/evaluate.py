@@ -10,23 +10,37 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks import plots
+from estimators_pipeline.tasks.config import (
+    EstimatorConfig,
+    EvalConfig,
+    GateConfig,
+    PipelineConfig,
+)
+from estimators_pipeline.tasks.ingest import Splits
+from estimators_pipeline.tasks.logs import stage_logger
+from estimators_pipeline.tasks.model import build_estimator, input_fn, run_config
+from estimators_pipeline.tasks.policies import retry_on_io
+from estimators_pipeline.tasks.runs import TrackedRun
+from estimators_pipeline.tasks.tracking import MlflowMetricWriter
+from estimators_pipeline.tasks.train import TrainedModel
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
 
-from flows.config import PipelineConfig
-from tasks import columns as columns_lib
-from tasks import plots
-from tasks.ingest import Splits
-from tasks.model import build_estimator, input_fn
-from tasks.policies import retry_on_io
-from tasks.runs import run_dir
-from tasks.tracking import MlflowMetricWriter
-from tasks.train import TrainedModel
+__all__ = [
+    "CHECKPOINT_TAG",
+    "Evaluation",
+    "champion_version",
+    "evaluate",
+    "evaluate_champion",
+]
 
-__all__ = ["Evaluation", "champion_version", "evaluate", "evaluate_champion"]
+logger = logging.getLogger(__name__)
 
-logger = logging.getLogger("tasks.evaluate")
+CHECKPOINT_TAG = "pipeline.checkpoint"
+"""Run tag: the artifact path of the served checkpoint when it is not the latest."""
 
 
 @dataclass(frozen=True)
@@ -51,37 +65,47 @@ class Evaluation:
 
 
 def _eval_input(
-    config: PipelineConfig, splits: Splits, raw_keys: Any, label: str
+    evaluation: EvalConfig, splits: Splits, raw_keys: Any, label: str
 ) -> Any:
-    return input_fn(splits.eval_uri, list(raw_keys), label, config.eval.batch_size)
+    return input_fn(splits.eval_uri, list(raw_keys), label, evaluation.batch_size)
 
 
-def _class_ids(estimator: Any, eval_input: Any) -> np.ndarray | None:
+def _class_ids(
+    estimator: Any, eval_input: Any, checkpoint_path: str | None
+) -> np.ndarray | None:
     batches = [
         b["class_ids"]
-        for b in estimator.predict(eval_input, yield_single_examples=False)
+        for b in estimator.predict(
+            eval_input, yield_single_examples=False, checkpoint_path=checkpoint_path
+        )
         if "class_ids" in b
     ]
     return np.concatenate(batches).reshape(-1) if batches else None
 
 
-def _label_ids(config: PipelineConfig, uri: str) -> tuple[np.ndarray, list[str]]:
+def _label_ids(
+    spec: EstimatorConfig, label: str, uri: str
+) -> tuple[np.ndarray, list[str]]:
     labels = (
-        pq.read_table(uri, columns=[config.data.label])
-        .column(0)
-        .to_numpy(zero_copy_only=False)
+        pq.read_table(uri, columns=[label]).column(0).to_numpy(zero_copy_only=False)
     )
-    vocabulary = config.estimator.args.get("label_vocabulary")
+    vocabulary = spec.args.get("label_vocabulary")
     if vocabulary:
         index = {v: i for i, v in enumerate(vocabulary)}
         return np.array([index.get(v, -1) for v in labels]), list(vocabulary)
-    n = int(config.estimator.args.get("n_classes", 0))
+    n = int(spec.args.get("n_classes", 0))
     ids = labels.astype(np.int64).reshape(-1)
     return ids, [str(i) for i in range(max(n, int(ids.max()) + 1))]
 
 
 def write_plots(
-    estimator: Any, config: PipelineConfig, splits: Splits, eval_input: Any, folder: str
+    estimator: Any,
+    spec: EstimatorConfig,
+    label: str,
+    eval_uri: str,
+    eval_input: Any,
+    folder: str,
+    checkpoint_path: str | None = None,
 ) -> str:
     """Writes training_curve.png and, for classifiers, confusion_matrix.png."""
     os.makedirs(folder, exist_ok=True)
@@ -89,9 +113,9 @@ def write_plots(
         os.path.join(estimator.model_dir, "metrics.jsonl"),
         os.path.join(folder, "training_curve.png"),
     )
-    predicted = _class_ids(estimator, eval_input)
+    predicted = _class_ids(estimator, eval_input, checkpoint_path)
     if predicted is not None:
-        labels, names = _label_ids(config, splits.eval_uri)
+        labels, names = _label_ids(spec, label, eval_uri)
         known = labels >= 0
         n = max(len(names), int(predicted.max()) + 1)
         names += [str(i) for i in range(len(names), n)]
@@ -103,31 +127,55 @@ def write_plots(
 
 
 @task(name="evaluate")
-def evaluate(config: PipelineConfig, splits: Splits, model: TrainedModel) -> Evaluation:
+def evaluate(
+    estimator: EstimatorConfig,
+    evaluation: EvalConfig,
+    label: str,
+    splits: Splits,
+    model: TrainedModel,
+    run: TrackedRun,
+) -> Evaluation:
     """Evaluates the trained model on the eval split; metrics go to MLflow as `eval/...`.
 
+    Evaluates `model.checkpoint_path` (restore-best) or the latest checkpoint.
     Also draws the training curve and (for classifiers) the confusion matrix.
     """
-    folder = run_dir(config, model.run_id)
     writer = MlflowMetricWriter(
-        model.run_id, spool_path=os.path.join(folder, "evaluate.unsent.jsonl")
+        run.run_id, spool_path=os.path.join(run.folder, "evaluate.unsent.jsonl")
     )
     columns = model.columns
     try:
-        estimator = build_estimator(config, columns.uri, model.model_dir, [writer])
-        eval_input = _eval_input(config, splits, columns.raw_keys, config.data.label)
-        metrics = estimator.evaluate(eval_input)
+        built = build_estimator(
+            estimator,
+            columns.uri,
+            model.model_dir,
+            config=run_config(writers=[writer]).replace(progress=False),
+        )
+        eval_input = _eval_input(evaluation, splits, columns.raw_keys, label)
+        metrics = built.evaluate(eval_input, checkpoint_path=model.checkpoint_path)
     finally:
         writer.close()
     plots_dir = write_plots(
-        estimator, config, splits, eval_input, os.path.join(folder, "plots")
+        built,
+        estimator,
+        label,
+        splits.eval_uri,
+        eval_input,
+        os.path.join(run.folder, "plots"),
+        model.checkpoint_path,
     )
     step = int(metrics.pop("global_step"))
-    return Evaluation(
+    result = Evaluation(
         metrics={k: float(v) for k, v in metrics.items()},
         global_step=step,
         plots_dir=plots_dir,
     )
+    stage_logger(__name__).info(
+        "evaluate: global_step %d: %s",
+        step,
+        ", ".join(f"{k} {v:.4g}" for k, v in sorted(result.metrics.items())),
+    )
+    return result
 
 
 def champion_version(client: MlflowClient, name: str, alias: str) -> Any:
@@ -167,7 +215,13 @@ def _recorded(client: MlflowClient, version: Any, why: Exception) -> Evaluation:
     retry_delay_seconds=5,
     retry_condition_fn=retry_on_io,
 )
-def evaluate_champion(config: PipelineConfig, splits: Splits) -> Evaluation | None:
+def evaluate_champion(
+    model_name: str,
+    gate: GateConfig,
+    evaluation: EvalConfig,
+    label: str,
+    splits: Splits,
+) -> Evaluation | None:
     """Evaluates the current champion on this run's eval split, or returns None.
 
     The champion is rebuilt from its own run's artifacts (config, frozen
@@ -175,25 +229,12 @@ def evaluate_champion(config: PipelineConfig, splits: Splits) -> Evaluation | No
     same rows. Nothing is logged to this run's metrics.
     """
     client = MlflowClient()
-    version = champion_version(client, config.model_name, config.gate.alias)
+    version = champion_version(client, model_name, gate.alias)
     if version is None:
         return None
     with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
         try:
-            paths = {
-                name: client.download_artifacts(version.run_id, name, tmp)
-                for name in ("pipeline", "checkpoints")
-            }
-            with open(
-                os.path.join(paths["pipeline"], "config.json"), encoding="utf-8"
-            ) as f:
-                champion = PipelineConfig.model_validate_json(f.read())
-            columns_uri = os.path.join(paths["pipeline"], "feature_columns.json")
-            keys = columns_lib.raw_keys(columns_lib.read_groups(columns_uri))
-            estimator = build_estimator(champion, columns_uri, paths["checkpoints"])
-            metrics = estimator.evaluate(
-                _eval_input(config, splits, keys, config.data.label)
-            )
+            metrics = _evaluate_version(client, version, evaluation, label, splits, tmp)
         except (ValueError, KeyError, FileNotFoundError) as why:
             return _recorded(client, version, why)
     step = int(metrics.pop("global_step"))
@@ -201,4 +242,35 @@ def evaluate_champion(config: PipelineConfig, splits: Splits) -> Evaluation | No
         metrics={k: float(v) for k, v in metrics.items()},
         global_step=step,
         version=str(version.version),
+    )
+
+
+def _evaluate_version(
+    client: MlflowClient,
+    version: Any,
+    evaluation: EvalConfig,
+    label: str,
+    splits: Splits,
+    tmp: str,
+) -> dict[str, Any]:
+    """A registered version's metrics on `splits`, rebuilt from its run's files."""
+    run_id = version.run_id
+    paths = {
+        name: client.download_artifacts(run_id, name, tmp)
+        for name in ("pipeline", "checkpoints")
+    }
+    with open(os.path.join(paths["pipeline"], "config.json"), encoding="utf-8") as f:
+        champion = PipelineConfig.model_validate_json(f.read())
+    served = client.get_run(run_id).data.tags.get(CHECKPOINT_TAG)
+    checkpoint = client.download_artifacts(run_id, served, tmp) if served else None
+    columns_uri = os.path.join(paths["pipeline"], "feature_columns.json")
+    keys = columns_lib.raw_keys(columns_lib.read_groups(columns_uri))
+    built = build_estimator(
+        champion.estimator,
+        columns_uri,
+        paths["checkpoints"],
+        config=run_config().replace(progress=False),
+    )
+    return built.evaluate(
+        _eval_input(evaluation, splits, keys, label), checkpoint_path=checkpoint
     )

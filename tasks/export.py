@@ -3,7 +3,11 @@
 Uploads the checkpoints (`checkpoints/`), the frozen feature columns
 (`pipeline/feature_columns.json`), the plots (`plots/`), and logs the export
 as a models-from-code pyfunc (`model`), with an input example from the
-evaluation split. Everything here is I/O, so the task retries.
+evaluation split. Then `mlflow.models.evaluate` scores the logged model on the
+evaluation split, adding MLflow's standard evaluation metrics
+(`mlflow_eval/...`) and artifacts (confusion matrix, ROC and PR curves,
+per-row table) next to the pipeline's own. Everything here is I/O, so the task
+retries.
 """
 
 from __future__ import annotations
@@ -11,25 +15,30 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Any
 
+import mlflow
 import mlflow.pyfunc
 import pyarrow.parquet as pq
+from estimators_pipeline.tasks.config import EstimatorConfig
+from estimators_pipeline.tasks.evaluate import CHECKPOINT_TAG, Evaluation
+from estimators_pipeline.tasks.ingest import Splits
+from estimators_pipeline.tasks.logs import stage_logger
+from estimators_pipeline.tasks.model import build_estimator, run_config
+from estimators_pipeline.tasks.policies import retry_on_io
+from estimators_pipeline.tasks.runs import TrackedRun
+from estimators_pipeline.tasks.train import TrainedModel
 from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 from prefect import task
 
 from estimators import export as est_export
-from flows.config import PipelineConfig
-from tasks.evaluate import Evaluation
-from tasks.ingest import Splits
-from tasks.model import build_estimator
-from tasks.policies import retry_on_io
-from tasks.runs import run_dir
-from tasks.train import TrainedModel
 
-__all__ = ["ModelRef", "export"]
+__all__ = ["ModelRef", "export", "mlflow_evaluate"]
 
 _EXAMPLE_ROWS = 5
+_EVALUATE_ROWS = 20_000  # mlflow.models.evaluate holds the rows in pandas
+EVAL_PREFIX = "mlflow_eval/"
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,18 @@ def log_run_files(
     columns_uri: str,
     plots_dir: str | None,
     folder: str,
+    checkpoint_path: str | None = None,
 ) -> None:
-    """Uploads checkpoints, the frozen columns and the plots to the run."""
+    """Uploads checkpoints, the frozen columns and the plots to the run.
+
+    A served checkpoint other than the latest (restore-best) is uploaded too,
+    under `served_checkpoint/`, and named by the run tag `CHECKPOINT_TAG`.
+    """
     client.log_artifacts(run_id, model_dir, "checkpoints")
+    if checkpoint_path:
+        name = os.path.basename(os.path.normpath(checkpoint_path))
+        client.log_artifacts(run_id, checkpoint_path, f"served_checkpoint/{name}")
+        client.set_tag(run_id, CHECKPOINT_TAG, f"served_checkpoint/{name}")
     named = os.path.join(folder, "feature_columns.json")
     shutil.copyfile(columns_uri, named)
     client.log_artifact(run_id, named, "pipeline")
@@ -66,24 +84,109 @@ def log_run_files(
         client.log_artifacts(run_id, plots_dir, "plots")
 
 
+def mlflow_evaluate(
+    run_id: str,
+    model_uri: str,
+    spec: EstimatorConfig,
+    label: str,
+    eval_uri: str,
+    raw_keys: list[str],
+) -> dict[str, float]:
+    """`mlflow.models.evaluate` of the logged model on the eval split, into `run_id`.
+
+    Classifiers are scored on `class_ids` (or `classes` with a label
+    vocabulary), regressors on `predictions`; metrics are prefixed
+    `mlflow_eval/`. The run stays RUNNING (evaluate ends the runs it starts).
+    """
+    table = pq.read_table(eval_uri, columns=[*raw_keys, label])
+    data = table.slice(0, _EVALUATE_ROWS).to_pandas()
+    classifier = spec.type is None or not spec.type.endswith("Regressor")
+    if spec.type is None and "n_classes" not in spec.args:
+        classifier = False  # a custom model_fn: only a declared classifier
+    column = "predictions"
+    if classifier:
+        column = "classes" if spec.args.get("label_vocabulary") else "class_ids"
+    with mlflow.start_run(run_id=run_id):
+        result = mlflow.models.evaluate(
+            model_uri,
+            data,
+            targets=label,
+            predictions=column,
+            model_type="classifier" if classifier else "regressor",
+            evaluators=["default"],
+            evaluator_config={"metric_prefix": EVAL_PREFIX},
+        )
+    MlflowClient().update_run(run_id, status="RUNNING")
+    return dict(result.metrics)
+
+
 @task(name="export", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
 def export(
-    config: PipelineConfig, splits: Splits, model: TrainedModel, evaluation: Evaluation
+    estimator: EstimatorConfig,
+    label: str,
+    splits: Splits,
+    model: TrainedModel,
+    evaluation: Evaluation,
+    run: TrackedRun,
 ) -> ModelRef:
-    """Exports the latest checkpoint and logs it, with the run's files, to MLflow."""
-    run_id, model_dir, columns = model.run_id, model.model_dir, model.columns
-    folder = run_dir(config, run_id)
-    estimator = build_estimator(config, columns.uri, model_dir)
-    path = estimator.export_saved_model(os.path.join(folder, "export"))
+    """Exports the served checkpoint and logs it, with the run's files, to MLflow.
+
+    Then scores the logged model with `mlflow.models.evaluate` (see
+    `mlflow_evaluate`).
+    """
+    logger = stage_logger(__name__)
+    run_id, columns = run.run_id, model.columns
+    built = build_estimator(
+        estimator,
+        columns.uri,
+        model.model_dir,
+        config=run_config().replace(progress=False),
+    )
+    path = built.export_saved_model(
+        os.path.join(run.folder, "export"), checkpoint_path=model.checkpoint_path
+    )
     client = MlflowClient()
-    log_run_files(client, run_id, model_dir, columns.uri, evaluation.plots_dir, folder)
-    example = pq.read_table(splits.eval_uri, columns=list(columns.raw_keys))
+    log_run_files(
+        client,
+        run_id,
+        model.model_dir,
+        columns.uri,
+        evaluation.plots_dir,
+        run.folder,
+        model.checkpoint_path,
+    )
+    info = _log_model(client, run_id, path, splits, list(columns.raw_keys), evaluation)
+    logger.info(
+        "export: logged %s (global_step %d)", info.model_uri, evaluation.global_step
+    )
+    scores = _standard_evaluation(
+        run_id, info.model_uri, estimator, label, splits, list(columns.raw_keys)
+    )
+    if scores:
+        logger.info(
+            "export: mlflow.models.evaluate: %s",
+            ", ".join(f"{k} {v:.4g}" for k, v in sorted(scores.items())[:6]),
+        )
+    return ModelRef(
+        run_id=run_id, export_path=path, model_uri=info.model_uri, evaluation=evaluation
+    )
+
+
+def _log_model(
+    client: MlflowClient,
+    run_id: str,
+    path: str,
+    splits: Splits,
+    raw_keys: list[str],
+    evaluation: Evaluation,
+) -> Any:
+    example = pq.read_table(splits.eval_uri, columns=raw_keys)
     # Created here so that it lands in the run's experiment (Model.log alone
     # would use the active or default experiment).
     logged = client.create_logged_model(
         client.get_run(run_id).info.experiment_id, name="model", source_run_id=run_id
     )
-    info = Model.log(
+    return Model.log(
         None,  # artifact_path: superseded by `name` in MLflow 3
         name="model",
         flavor=mlflow.pyfunc,
@@ -93,6 +196,26 @@ def export(
         input_example=example.slice(0, _EXAMPLE_ROWS).to_pandas(),
         **est_export.log_model_kwargs(path),
     )
-    return ModelRef(
-        run_id=run_id, export_path=path, model_uri=info.model_uri, evaluation=evaluation
-    )
+
+
+def _standard_evaluation(
+    run_id: str,
+    model_uri: str,
+    spec: EstimatorConfig,
+    label: str,
+    splits: Splits,
+    raw_keys: list[str],
+) -> dict[str, float]:
+    """MLflow's standard evaluation; a failure there is reported, never fatal."""
+    try:
+        return mlflow_evaluate(
+            run_id, model_uri, spec, label, splits.eval_uri, raw_keys
+        )
+    except Exception as error:  # noqa: BLE001 - our own evaluation already passed
+        stage_logger(__name__).warning(
+            "export: mlflow.models.evaluate failed (%s); the pipeline's own "
+            "evaluation stands.",
+            str(error).splitlines()[0] if str(error) else type(error).__name__,
+        )
+        MlflowClient().update_run(run_id, status="RUNNING")
+        return {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +22,19 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks.config import ColumnSpecs, DataConfig
+from estimators_pipeline.tasks.logs import stage_logger
+from estimators_pipeline.tasks.policies import (
+    content_key,
+    output_cache_key,
+    retry_on_io,
+    source_digest,
+)
 from prefect import task
 from prefect.cache_policies import CacheKeyFnPolicy
 
-from flows.config import DataConfig, PipelineConfig
-from tasks import columns as columns_lib
-from tasks.policies import content_key, output_cache_key, retry_on_io, source_digest
+from estimators import atomic
 
 __all__ = [
     "Splits",
@@ -223,20 +229,21 @@ def split_source(
     other = open_source(data.eval_uri, data.format) if data.eval_uri else None
     if other is not None:
         check_schema(other.schema, required, data.label, data.eval_uri)
-    tmp = f"{out_dir}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    train_rows, eval_rows = _write_splits(source, other, data, tmp)
-    if train_rows == 0 or eval_rows == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ValueError(
-            f"data {data.uri!r}: the split left {train_rows} training and {eval_rows} "
-            "evaluation rows; both need at least one (check `data.eval_fraction`)."
-        )
-    open(os.path.join(tmp, "_SUCCESS"), "w").close()
-    if os.path.exists(out_dir):
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    counts: list[int] = []
+
+    def write(tmp: str) -> None:
+        os.makedirs(tmp)
+        counts.extend(_write_splits(source, other, data, tmp))
+        if not all(counts):
+            raise ValueError(
+                f"data {data.uri!r}: the split left {counts[0]} training and "
+                f"{counts[1]} evaluation rows; both need at least one (check "
+                "`data.eval_fraction`)."
+            )
+        open(os.path.join(tmp, "_SUCCESS"), "w").close()
+
+    atomic.write_with(out_dir, write)  # fsynced, then renamed over any old one
+    train_rows, eval_rows = counts
     final = [os.path.join(out_dir, name) for name in ("train.parquet", "eval.parquet")]
     return Splits(final[0], final[1], source_fingerprint, train_rows, eval_rows)
 
@@ -255,8 +262,8 @@ def _plan(
 
 
 def _cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    config = parameters["config"]
-    _, _, out_dir = _plan(config.data, config.features, config.work_dir)
+    data, features = parameters["data"], parameters["features"]
+    _, _, out_dir = _plan(data, features, parameters["work_dir"])
     done = os.path.exists(os.path.join(out_dir, "_SUCCESS"))
     return output_cache_key(context, f"ingest-{os.path.basename(out_dir)}", done)
 
@@ -268,12 +275,28 @@ def _cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     retry_delay_seconds=5,
     retry_condition_fn=retry_on_io,
 )
-def ingest(config: PipelineConfig) -> Splits:
-    """Validates `config.data` and splits it into train/eval Parquet files.
+def ingest(data: DataConfig, features: ColumnSpecs, work_dir: str) -> Splits:
+    """Validates the data and splits it into train/eval Parquet files.
+
+    Args:
+        data: The `data` section (source, label, split settings).
+        features: The feature column specs (they say which raw columns and
+            types the data must have).
+        work_dir: The pipeline's local folder; the split goes to
+            `work_dir/ingest/<content key>/`.
 
     Cached on the content fingerprint of the data, the data settings, the raw
     schema the feature columns need and this module's source (not on the rest
     of the config: changing the model or the training reuses the split).
     """
-    required, fp, out_dir = _plan(config.data, config.features, config.work_dir)
-    return split_source(config.data, required, out_dir, fp)
+    logger = stage_logger(__name__)
+    required, fp, out_dir = _plan(data, features, work_dir)
+    logger.info("ingest: %s -> %s", data.uri, os.path.relpath(out_dir, os.getcwd()))
+    splits = split_source(data, required, out_dir, fp)
+    logger.info(
+        "ingest: %d training rows, %d evaluation rows (fingerprint %s)",
+        splits.train_rows,
+        splits.eval_rows,
+        fp[:12],
+    )
+    return splits

@@ -7,6 +7,7 @@ cannot disagree about the model.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import os
@@ -14,12 +15,20 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks.config import EstimatorConfig, TrainConfig
+
 import estimators as est
 from estimators import canned
-from flows.config import PipelineConfig
-from tasks import columns as columns_lib
 
-__all__ = ["build_estimator", "input_fn", "resolve"]
+__all__ = [
+    "build_estimator",
+    "estimator_argument",
+    "estimator_class",
+    "input_fn",
+    "resolve",
+    "run_config",
+]
 
 
 def resolve(name: str) -> Any:
@@ -55,37 +64,61 @@ def resolve(name: str) -> Any:
         raise ValueError(f"{name!r}: module {module_name!r} has no {attr!r}.") from None
 
 
-def _estimator_class(name: str) -> type:
+def estimator_class(name: str) -> type:
+    """The canned estimator `name` ("DNNClassifier") or the class "module:Class"."""
     if ":" in name:
         return resolve(name)
     if name not in canned.__all__ or not name[0].isupper():
         known = [n for n in canned.__all__ if n[0].isupper()]
-        raise ValueError(
-            f"estimator.type {name!r} is not a canned estimator; known: {known}."
-        )
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {known}"
+        raise ValueError(f"estimator.type {name!r} is not a canned estimator{hint}.")
     return getattr(canned, name)
 
 
-def _argument(name: str, value: Any) -> Any:
+def estimator_argument(name: str, value: Any) -> Any:
     """YAML spellings of callables: activations by name, optimizers with a rate."""
     if name.endswith("activation_fn") and isinstance(value, str):
         import flax.linen as nn
 
+        if not callable(getattr(nn, value, None)):
+            raise ValueError(
+                f"estimator.args.{name}: flax.linen has no activation {value!r} "
+                "(e.g. relu, tanh, sigmoid)."
+            )
         return getattr(nn, value)
     if name.endswith("optimizer") and isinstance(value, Mapping) and len(value) == 1:
         [(optimizer, settings)] = value.items()
-        return canned.get_optimizer(optimizer, argument=name, **dict(settings or {}))
+        try:
+            return canned.get_optimizer(
+                optimizer, argument=f"estimator.args.{name}", **dict(settings or {})
+            )
+        except TypeError as e:
+            raise ValueError(f"estimator.args.{name} ({optimizer}): {e}") from None
     return value
 
 
-def run_config(config: PipelineConfig, writers: Sequence[Any]) -> est.RunConfig:
-    """The RunConfig of `config.train`, sending summaries to `writers`."""
-    train = config.train
+def run_config(
+    train: TrainConfig | None = None,
+    writers: Sequence[Any] = (),
+    *,
+    save_checkpoints_steps: int | None = None,
+) -> est.RunConfig:
+    """The RunConfig of a `train` section, sending summaries to `writers`.
+
+    Args:
+        train: The training settings; default `TrainConfig()`.
+        writers: `MetricWriter`s that receive every summary.
+        save_checkpoints_steps: Overrides `train.save_checkpoints_steps` (the
+            evaluation cadence during training needs a checkpoint per evaluation).
+    """
+    train = train or TrainConfig()
+    every = save_checkpoints_steps or train.save_checkpoints_steps
     return est.RunConfig(
         random_seed=train.seed,
         save_summary_steps=train.save_summary_steps,
-        save_checkpoints_steps=train.save_checkpoints_steps,
-        save_checkpoints_secs=None if train.save_checkpoints_steps else 600,
+        save_checkpoints_steps=every,
+        save_checkpoints_secs=None if every else 600,
         keep_checkpoint_max=train.keep_checkpoint_max,
         log_step_count_steps=train.log_step_count_steps,
         steps_per_execution=train.steps_per_execution,
@@ -94,45 +127,55 @@ def run_config(config: PipelineConfig, writers: Sequence[Any]) -> est.RunConfig:
 
 
 def build_estimator(
-    config: PipelineConfig,
+    estimator: EstimatorConfig,
     columns_uri: str,
     model_dir: str,
-    writers: Sequence[Any] = (),
+    *,
+    config: est.RunConfig | None = None,
 ) -> est.Estimator:
-    """The config's Estimator over `model_dir`, with the frozen columns.
+    """The configured Estimator over `model_dir`, with the frozen columns.
 
     A canned estimator gets each column group as the argument of that name
     (`feature_columns`, `linear_feature_columns`, ...); a custom `model_fn` gets
     them in `params` under the same names.
 
     Args:
-        config: The pipeline config.
+        estimator: The `estimator` section of the pipeline config.
         columns_uri: The frozen feature columns (`FrozenColumns.uri`).
         model_dir: Checkpoints go (and are resumed from) here.
-        writers: `MetricWriter`s that receive every summary.
+        config: The RunConfig (see `run_config`); default `run_config()`.
     """
-    groups = columns_lib.read_groups(columns_uri)
-    spec = config.estimator
-    args = {k: _argument(k, v) for k, v in spec.args.items()}
+    return _construct(
+        estimator, columns_lib.read_groups(columns_uri), model_dir, config
+    )
+
+
+def _construct(
+    spec: EstimatorConfig,
+    groups: Mapping[str, Sequence[Any]],
+    model_dir: str | None,
+    config: est.RunConfig | None,
+) -> est.Estimator:
+    args = {k: estimator_argument(k, v) for k, v in spec.args.items()}
     conflict = sorted(set(args) & (set(groups) | {"model_dir", "config"}))
     if conflict:
         raise ValueError(
             f"estimator.args must not set {conflict}: the pipeline fills them in "
             "(feature columns come from `features`)."
         )
-    config_ = run_config(config, writers)
+    config = config or run_config()
     if spec.model_fn:
         model_fn: Callable[..., Any] = resolve(spec.model_fn)
         return est.Estimator(
             model_fn,
             model_dir=model_dir,
-            config=config_,
+            config=config,
             params={**args, **groups},
             feature_columns=columns_lib.all_columns(groups),
         )
-    cls = _estimator_class(spec.type)
+    cls = estimator_class(spec.type)
     try:
-        return cls(**args, **groups, model_dir=model_dir, config=config_)
+        return cls(**args, **groups, model_dir=model_dir, config=config)
     except TypeError as e:
         raise ValueError(f"estimator {spec.type}: {e}") from None
 

@@ -9,12 +9,11 @@ import mlflow.pyfunc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from estimators_pipeline.tasks.evaluate import champion_version
+from estimators_pipeline.tasks.ingest import open_source
+from estimators_pipeline.tasks.policies import retry_on_io
 from mlflow.tracking import MlflowClient
 from prefect import task
-
-from tasks.evaluate import champion_version
-from tasks.ingest import open_source
-from tasks.policies import retry_on_io
 
 __all__ = ["Scored", "resolve_model", "score"]
 

@@ -13,15 +13,15 @@ import time
 from dataclasses import dataclass
 
 import mlflow
+from estimators_pipeline.tasks.config import GateConfig
+from estimators_pipeline.tasks.evaluate import Evaluation, champion_version
+from estimators_pipeline.tasks.export import ModelRef
+from estimators_pipeline.tasks.logs import stage_logger
+from estimators_pipeline.tasks.policies import retry_on_io
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.runtime import flow_run as current_flow_run
-
-from flows.config import GateConfig, PipelineConfig
-from tasks.evaluate import Evaluation, champion_version
-from tasks.export import ModelRef
-from tasks.policies import retry_on_io
 
 __all__ = ["Decision", "decide", "register"]
 
@@ -144,10 +144,10 @@ def _record(
 
 @task(name="register", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
 def register(
-    config: PipelineConfig, model: ModelRef, champion: Evaluation | None
+    model_name: str, gate: GateConfig, model: ModelRef, champion: Evaluation | None
 ) -> Decision:
     """Registers the model as a new version; moves the alias when the gate passes."""
-    gate, name, client = config.gate, config.model_name, MlflowClient()
+    name, client = model_name, MlflowClient()
     promote, reason = decide(model.evaluation, champion, gate)
     moved = promote and _champion_moved(client, name, gate.alias, champion)
     if moved:
@@ -169,4 +169,12 @@ def register(
         champion_version=champion.version if champion else None,
     )
     _record(client, model, champion, decision)
+    stage_logger(__name__).info(
+        "register: %s v%s %s alias '%s': %s",
+        name,
+        version,
+        "took" if promote else "did not take",
+        gate.alias,
+        reason,
+    )
     return decision

@@ -8,31 +8,50 @@ of starting over.
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import os
-import subprocess
+import time
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import mlflow
-from mlflow.entities import Param, RunStatus
+import pyarrow.parquet as pq
+from estimators_pipeline.tasks.config import PipelineConfig
+from estimators_pipeline.tasks.ingest import Splits
+from estimators_pipeline.tasks.logs import stage_logger
+from estimators_pipeline.tasks.policies import retry_on_io
+from estimators_pipeline.tasks.tracking import resend
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import DatasetInput, InputTag, Param, RunStatus
 from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils import git_utils
+from mlflow.utils.mlflow_tags import (
+    MLFLOW_GIT_BRANCH,
+    MLFLOW_GIT_COMMIT,
+    MLFLOW_GIT_REPO_URL,
+    MLFLOW_SOURCE_NAME,
+    MLFLOW_SOURCE_TYPE,
+)
 from prefect import task
 from prefect.runtime import deployment
 from prefect.runtime import flow_run as current_flow_run
 
-from flows.config import PipelineConfig
-from tasks.ingest import Splits
-from tasks.policies import retry_on_io
-from tasks.tracking import resend
-
 __all__ = [
     "FLOW_RUN_TAG",
+    "SOURCE_NAME",
+    "TrackedRun",
     "UnsentMetrics",
     "end_run",
     "experiment_id",
     "find_run",
     "mark_run_failed",
+    "mark_run_killed",
     "resend_spools",
     "run_dir",
     "start_run",
@@ -41,13 +60,38 @@ __all__ = [
 logger = logging.getLogger("tasks.runs")
 
 FLOW_RUN_TAG = "prefect.flow_run_id"
+SOURCE_NAME = "estimators_pipeline.flows.training:training_pipeline"
 _MAX_PARAMS = 100  # MLflow's limit of params per log_batch call
 _MAX_PARAM_CHARS = 6000
 
 
-def run_dir(config: PipelineConfig, run_id: str) -> str:
+def run_dir(work_dir: str, model_name: str, run_id: str) -> str:
     """The local folder of one run: model_dir, plots, export, metric spools."""
-    return os.path.join(os.path.abspath(config.work_dir), config.model_name, run_id)
+    return os.path.join(os.path.abspath(work_dir), model_name, run_id)
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """A reference to the MLflow run of a pipeline run and its local folder.
+
+    Attributes:
+        run_id: The MLflow run id.
+        experiment_id: Its experiment.
+        folder: The local folder (`run_dir`): model_dir, plots, export, spools.
+        name: The run's name in MLflow.
+        resumed: Whether an earlier, interrupted run was continued.
+    """
+
+    run_id: str
+    experiment_id: str
+    folder: str
+    name: str = ""
+    resumed: bool = False
+
+    @property
+    def model_dir(self) -> str:
+        """The Estimator's model_dir: checkpoints, metrics.jsonl."""
+        return os.path.join(self.folder, "model")
 
 
 def experiment_id(client: MlflowClient, config: PipelineConfig) -> str:
@@ -92,73 +136,147 @@ def find_run(client: MlflowClient, config: PipelineConfig, flow_run_id: str) -> 
     return runs[0] if runs else None
 
 
-def git_commit() -> str | None:
-    """The checked-out commit of the current directory, or None."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+def identity_tags() -> dict[str, str]:
+    """Who ran what: MLflow's own context tags, completed from the current checkout.
+
+    `mlflow.user`, `mlflow.source.type` (JOB under a Prefect deployment, else
+    LOCAL), `mlflow.source.name` (the flow's entry point) and the git commit,
+    branch and remote of the current directory, where there is one.
+    """
+    tags = dict(resolve_tags({}))
+    tags[MLFLOW_SOURCE_NAME] = SOURCE_NAME
+    tags[MLFLOW_SOURCE_TYPE] = "JOB" if deployment.id else "LOCAL"
+    cwd = os.getcwd()
+    for key, read in (
+        (MLFLOW_GIT_COMMIT, git_utils.get_git_commit),
+        (MLFLOW_GIT_BRANCH, git_utils.get_git_branch),
+        (MLFLOW_GIT_REPO_URL, git_utils.get_git_repo_url),
+    ):
+        if key not in tags and (value := read(cwd)):
+            tags[key] = value
+    return tags
 
 
 def _tags(splits: Splits) -> dict[str, str]:
-    tags = {
+    return identity_tags() | {
         FLOW_RUN_TAG: current_flow_run.id or "none",
         "prefect.flow_run_name": current_flow_run.name or "none",
         "prefect.deployment": deployment.name or "none",
         "data.fingerprint": splits.fingerprint,
         "data.train_rows": str(splits.train_rows),
         "data.eval_rows": str(splits.eval_rows),
-        "mlflow.source.name": "flows.training:training_pipeline",
     }
-    commit = git_commit()
-    if commit:
-        tags["mlflow.source.git.commit"] = commit
-    return tags
+
+
+def run_name(model_name: str) -> str:
+    """A readable run name: the model and the local start time.
+
+    Example:
+        >>> run_name("iris").startswith("iris-")
+        True
+    """
+    return f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def split_dataset(uri: str, name: str, fingerprint: str) -> MetaDataset:
+    """An MLflow dataset for one split: its file, schema and a content digest.
+
+    The digest is derived from the source data's fingerprint and the split's
+    name (a split's rows depend only on them); only the schema is read.
+    """
+    sample = pq.ParquetFile(uri).read_row_group(0).slice(0, 100).to_pandas()
+    with warnings.catch_warnings():  # two source kinds match a local path; int hints
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(os.path.abspath(uri))
+        schema = infer_signature(sample).inputs
+    digest = hashlib.sha256(f"{fingerprint}:{name}".encode()).hexdigest()[:16]
+    return MetaDataset(source, name=name, digest=digest, schema=schema)
+
+
+def log_datasets(client: MlflowClient, run_id: str, splits: Splits) -> None:
+    """Logs the train and eval splits as the run's dataset inputs."""
+    inputs = [
+        DatasetInput(
+            split_dataset(uri, name, splits.fingerprint)._to_mlflow_entity(),
+            tags=[InputTag("mlflow.data.context", context)],
+        )
+        for uri, name, context in (
+            (splits.train_uri, "train", "training"),
+            (splits.eval_uri, "eval", "evaluation"),
+        )
+    ]
+    client.log_inputs(run_id, datasets=inputs)
+
+
+def _reopen(client: MlflowClient, config: PipelineConfig, run_id: str) -> TrackedRun:
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ValueError(
+            f"--resume {run_id}: no such MLflow run at {mlflow.get_tracking_uri()}."
+        ) from None
+    client.update_run(run_id, status="RUNNING")
+    if current_flow_run.id:
+        client.set_tag(run_id, FLOW_RUN_TAG, current_flow_run.id)
+    return TrackedRun(
+        run_id=run_id,
+        experiment_id=run.info.experiment_id,
+        folder=run_dir(config.work_dir, config.model_name, run_id),
+        name=run.info.run_name,
+        resumed=True,
+    )
 
 
 @task(
     name="start-run", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io
 )
-def start_run(config: PipelineConfig, splits: Splits) -> str:
-    """Creates (or, for a retried flow run, reopens) this flow run's MLflow run.
+def start_run(
+    config: PipelineConfig, splits: Splits, resume: str | None = None
+) -> TrackedRun:
+    """Creates this flow run's MLflow run, or reopens one to continue it.
 
-    Tags it with the flow run id and name, the deployment, the git commit and
-    the data fingerprint; logs the config flattened as params and whole as
-    `pipeline/config.json`.
+    The run is named `<model>-<date>-<time>` and tagged with MLflow's context
+    (user, source, git commit, branch, remote), the Prefect flow run and
+    deployment and the data fingerprint; the config is logged flattened as
+    params and whole as `pipeline/config.json`, the splits as dataset inputs.
 
-    Returns:
-        The MLflow run id.
+    Args:
+        config: The whole config (it is what the run records).
+        splits: The ingested splits.
+        resume: An MLflow run id to continue (its model_dir resumes from the
+            last checkpoint); by default a retried flow run continues its own.
     """
     client = MlflowClient()
+    logger = stage_logger(__name__)
     existing = current_flow_run.id and find_run(client, config, current_flow_run.id)
-    if existing:
-        client.update_run(existing.info.run_id, status="RUNNING")
-        return existing.info.run_id
-    run = client.create_run(
-        experiment_id(client, config),
-        run_name=current_flow_run.name,
-        tags=_tags(splits),
+    if resume or existing:
+        run = _reopen(client, config, resume or existing.info.run_id)
+        logger.info("start-run: continuing MLflow run %s (%s)", run.run_id, run.name)
+        return run
+    name = run_name(config.model_name)
+    created = client.create_run(
+        experiment_id(client, config), run_name=name, tags=_tags(splits)
     )
-    run_id = run.info.run_id
+    run_id = created.info.run_id
     params = [Param(k, v[:_MAX_PARAM_CHARS]) for k, v in config.flatten().items()]
     for i in range(0, len(params), _MAX_PARAMS):
         client.log_batch(run_id, params=params[i : i + _MAX_PARAMS], synchronous=True)
     client.log_text(run_id, config.model_dump_json(indent=2), "pipeline/config.json")
-    return run_id
+    log_datasets(client, run_id, splits)
+    logger.info("start-run: MLflow run %s (%s)", run_id, name)
+    return TrackedRun(
+        run_id=run_id,
+        experiment_id=created.info.experiment_id,
+        folder=run_dir(config.work_dir, config.model_name, run_id),
+        name=name,
+    )
 
 
 class UnsentMetrics(ConnectionError):
     """Metric points kept locally could not be sent to MLflow (yet)."""
 
 
-def resend_spools(config: PipelineConfig, run_id: str, client: Any = None) -> int:
+def resend_spools(folder: str, run_id: str, client: Any = None) -> int:
     """Sends the metric points a run kept while MLflow was unreachable.
 
     Returns:
@@ -169,9 +287,7 @@ def resend_spools(config: PipelineConfig, run_id: str, client: Any = None) -> in
         the points and the command that sends them later.
     """
     sent = 0
-    for spool in sorted(
-        glob.glob(os.path.join(run_dir(config, run_id), "*.unsent.jsonl"))
-    ):
+    for spool in sorted(glob.glob(os.path.join(folder, "*.unsent.jsonl"))):
         try:
             sent += resend(spool, run_id, client)
         except Exception as error:  # noqa: BLE001 - reported with what to do
@@ -184,21 +300,29 @@ def resend_spools(config: PipelineConfig, run_id: str, client: Any = None) -> in
 
 
 @task(name="end-run", retries=3, retry_delay_seconds=10, retry_condition_fn=retry_on_io)
-def end_run(config: PipelineConfig, run_id: str) -> None:
+def end_run(run: TrackedRun) -> None:
     """Resends metric points spooled while MLflow was unreachable; ends the run."""
     client = MlflowClient()
-    if sent := resend_spools(config, run_id, client):
+    if sent := resend_spools(run.folder, run.run_id, client):
         logger.warning(
             "Resent %d metric points kept while MLflow was unreachable.", sent
         )
-    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+
+def mark_run_killed(run_id: str, reason: str) -> None:
+    """Ends an interrupted run as KILLED, with the reason as its `failure` tag."""
+    client = MlflowClient()
+    client.set_tag(run_id, "failure", reason[:5000])
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
 
 
 def mark_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
-    """Flow `on_failure` / `on_crashed` hook: ends a still-running MLflow run as FAILED.
+    """Flow `on_failure` / `on_crashed` hook: ends a still-running MLflow run.
 
-    A run that already finished (e.g. the gate rejected the model after
-    everything was logged) keeps its status.
+    FAILED when a stage failed, KILLED when the process was interrupted (a
+    crash: Ctrl-C twice, a signal). A run that already finished (e.g. the
+    gate rejected the model after everything was logged) keeps its status.
     """
     try:
         parameters = flow_run.parameters
@@ -210,6 +334,7 @@ def mark_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
         if run is None or run.info.status != "RUNNING":
             return
         client.set_tag(run.info.run_id, "failure", (state.message or "")[:5000])
-        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+        status = RunStatus.KILLED if state.is_crashed() else RunStatus.FAILED
+        client.set_terminated(run.info.run_id, RunStatus.to_string(status))
     except Exception as error:  # noqa: BLE001 - a hook must not hide the real failure
         logger.warning("Could not mark the MLflow run failed: %s", error)

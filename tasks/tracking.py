@@ -2,7 +2,11 @@
 
 The Estimator writes every summary through `est.MetricWriter`; this writer
 buffers the points and sends them with `MlflowClient.log_batch` (at most 1000
-per call) from a background thread, so training never waits on the network.
+per call) from a background thread, so training never waits on the network:
+as soon as 1000 points are waiting, or `flush_secs` (2 s) after the oldest
+waiting point was written, so the charts follow training within seconds.
+Names are grouped for MLflow's UI (`grouped_name`): `train/loss`,
+`train/steps_per_sec`, `eval/auc`.
 When the tracking server is unreachable, training goes on: points stay in
 memory and are resent once it answers again; whatever is still unsent at
 `close()` goes to a local JSONL spool that `resend()` delivers later (the
@@ -18,19 +22,37 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-__all__ = ["MAX_BATCH", "MlflowMetricWriter", "resend"]
+__all__ = ["MAX_BATCH", "MlflowMetricWriter", "grouped_name", "mlflow_writer", "resend"]
 
 logger = logging.getLogger("tasks.tracking")
 
 MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
 _INVALID = re.compile(r"[^\w\-./ ]")
+
+
+_RENAMED = {"global_step/sec": "train/steps_per_sec"}
+
+
+def grouped_name(name: str) -> str:
+    """The MLflow name of a library metric: training scalars go under `train/`.
+
+    MLflow draws one section per prefix before a "/", so `global_step/sec` would
+    be a section "global_step" with a chart "sec".
+
+    Example:
+        >>> [grouped_name(n) for n in ("loss", "global_step/sec", "eval/auc")]
+        ['train/loss', 'train/steps_per_sec', 'eval/auc']
+    """
+    if name in _RENAMED:
+        return _RENAMED[name]
+    return name if "/" in name else f"train/{name}"
 
 
 def _permanent(error: Exception) -> bool:
@@ -54,6 +76,10 @@ class MlflowMetricWriter:
         retry_seconds: Wait after a failed send before trying again. Default 5.
         flush_timeout: Longest `flush()` waits for the server. Default 10 s.
         close_timeout: Longest `close()` waits for the server. Default 30 s.
+        flush_secs: Send what is waiting this long after its oldest point was
+            written, even when fewer than `batch_size`. Default 2 s.
+        rename: Maps a library metric name to its MLflow name. Default
+            `grouped_name`; `None` keeps names as they are.
 
     Attributes:
         sent: Points the server accepted.
@@ -78,6 +104,8 @@ class MlflowMetricWriter:
         retry_seconds: float = 5.0,
         flush_timeout: float = 10.0,
         close_timeout: float = 30.0,
+        flush_secs: float = 2.0,
+        rename: Callable[[str], str] | None = grouped_name,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(
@@ -90,6 +118,9 @@ class MlflowMetricWriter:
         self._retry_seconds = retry_seconds
         self._flush_timeout = flush_timeout
         self._close_timeout = close_timeout
+        self._flush_secs = flush_secs
+        self._rename = rename or (lambda name: name)
+        self._oldest: float | None = None  # when the oldest waiting point came
         self._pending: list[Metric] = []
         self._cond = threading.Condition()
         self._flushing = False
@@ -109,12 +140,19 @@ class MlflowMetricWriter:
         """Buffers one point per scalar, stamped now, at `step`."""
         timestamp = int(time.time() * 1000)
         points = [
-            Metric(_INVALID.sub("_", name), float(value), timestamp, int(step))
+            Metric(
+                _INVALID.sub("_", self._rename(name)),
+                float(value),
+                timestamp,
+                int(step),
+            )
             for name, value in scalars.items()
         ]
         with self._cond:
             if self._closing:
                 raise ValueError("MlflowMetricWriter is closed.")
+            if not self._pending:
+                self._oldest = time.monotonic()
             self._pending.extend(points)
             if len(self._pending) >= self._batch_size:
                 self._cond.notify_all()
@@ -163,17 +201,19 @@ class MlflowMetricWriter:
             self._failed_at is not None
             and time.monotonic() - self._failed_at < self._retry_seconds
         )
+        waited = time.monotonic() - (self._oldest or time.monotonic())
         return not backing_off and (
             self._flushing
             or len(self._pending) >= self._batch_size
             or self._failed_at is not None
+            or waited >= self._flush_secs
         )
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._ready():
-                    self._cond.wait(timeout=self._retry_seconds)
+                    self._cond.wait(timeout=min(self._retry_seconds, self._flush_secs))
                 if not self._pending:
                     self._flushing = False
                     self._cond.notify_all()
@@ -185,6 +225,7 @@ class MlflowMetricWriter:
                 self._in_flight = 0
                 if error is None or _permanent(error):
                     del self._pending[: len(batch)]
+                    self._oldest = time.monotonic() if self._pending else None
                     if error is None:
                         self.sent += len(batch)
                         self._failed_at = None
@@ -226,6 +267,33 @@ class MlflowMetricWriter:
                     + "\n"
                 )
         return self._spool_path
+
+
+def mlflow_writer(
+    run_id: str | None = None, *, experiment: str | None = None, **options: Any
+) -> MlflowMetricWriter:
+    """A writer into an MLflow run: the given one, the active one, or a new one.
+
+    The one line a library user needs to see `train` and `evaluate` in MLflow:
+
+        est.RunConfig(metric_writers=[mlflow_writer()])
+
+    Args:
+        run_id: The run; default the active run (`mlflow.start_run()`), or a new
+            run started (and made active) in `experiment`.
+        experiment: Experiment name for a new run; default MLflow's default.
+        options: Passed to `MlflowMetricWriter`.
+    """
+    import mlflow
+
+    if run_id is None:
+        active = mlflow.active_run()
+        if active is None:
+            if experiment is not None:
+                mlflow.set_experiment(experiment)
+            active = mlflow.start_run()
+        run_id = active.info.run_id
+    return MlflowMetricWriter(run_id, **options)
 
 
 def resend(path: str | os.PathLike[str], run_id: str, client: Any = None) -> int:

@@ -11,15 +11,20 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks.config import ColumnSpecs
+from estimators_pipeline.tasks.ingest import Splits
+from estimators_pipeline.tasks.logs import stage_logger
+from estimators_pipeline.tasks.policies import (
+    content_key,
+    output_cache_key,
+    source_digest,
+)
 from prefect import task
 from prefect.cache_policies import CacheKeyFnPolicy
 
 from estimators import feature_column as fc
 from estimators.data import Dataset
-from flows.config import PipelineConfig
-from tasks import columns as columns_lib
-from tasks.ingest import Splits
-from tasks.policies import content_key, output_cache_key, source_digest
 
 __all__ = ["FrozenColumns", "freeze", "transform"]
 
@@ -70,20 +75,36 @@ def _output(splits: Splits, features: Any, label: str, work_dir: str) -> str:
 
 
 def _cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    config, splits = parameters["config"], parameters["splits"]
-    path = _output(splits, config.features, config.data.label, config.work_dir)
+    path = _output(
+        parameters["splits"],
+        parameters["features"],
+        parameters["label"],
+        parameters["work_dir"],
+    )
     key = f"transform-{os.path.splitext(os.path.basename(path))[0]}"
     return output_cache_key(context, key, os.path.exists(path))
 
 
 @task(name="transform", cache_policy=CacheKeyFnPolicy(cache_key_fn=_cache_key))
-def transform(config: PipelineConfig, splits: Splits) -> FrozenColumns:
-    """Freezes `config.features` on the training split.
+def transform(
+    features: ColumnSpecs, label: str, splits: Splits, work_dir: str
+) -> FrozenColumns:
+    """Freezes the feature columns on the training split.
+
+    Args:
+        features: The config's feature column specs.
+        label: The label column (left out of the features).
+        splits: The ingested splits.
+        work_dir: The pipeline's local folder; the frozen columns go to
+            `work_dir/transform/<content key>.json`.
 
     Cached on the split (its content fingerprint and files), the feature spec,
     the label and this module's source.
     """
-    features, label = config.features, config.data.label
-    return freeze(
-        splits, features, label, _output(splits, features, label, config.work_dir)
+    frozen = freeze(splits, features, label, _output(splits, features, label, work_dir))
+    stage_logger(__name__).info(
+        "transform: %d raw columns read, frozen in %s",
+        len(frozen.raw_keys),
+        os.path.basename(frozen.uri),
     )
+    return frozen

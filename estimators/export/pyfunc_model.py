@@ -20,18 +20,33 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def predictions_frame(outputs: dict[str, Any]) -> pd.DataFrame:
-    """One row per example: scalar outputs as values, vector outputs as lists.
+    """One row per example: one-value outputs as scalars, vectors as lists.
+
+    tf's `[batch, 1]` keys (`class_ids`, `classes`, `predictions`, `logistic`)
+    become scalar columns, with `classes` as text, so pandas users and
+    `mlflow.models.evaluate` get plain labels; the tf-shaped arrays stay
+    available from `estimators.export.load(path)` and `est.Predictor`.
 
     Example:
         >>> predictions_frame({"class_ids": np.array([[1], [0]]),
-        ...                    "score": np.array([0.5, 0.25])}).to_dict("records")
-        [{'class_ids': [1], 'score': 0.5}, {'class_ids': [0], 'score': 0.25}]
+        ...                    "probabilities": np.array([[0.5, 0.5], [0.75, 0.25]]),
+        ...                    "classes": np.array([[b"1"], [b"0"]], object)}
+        ...                   ).to_dict("records")[0]
+        {'class_ids': 1, 'probabilities': [0.5, 0.5], 'classes': '1'}
     """
     columns = {}
     for key, value in outputs.items():
         value = np.asarray(value)
+        if value.ndim == 2 and value.shape[1] == 1:
+            value = value[:, 0]
+        if value.ndim == 1 and value.dtype.kind in "OS":
+            value = np.array([_text(v) for v in value], dtype=object)
         columns[key] = value if value.ndim == 1 else list(value.tolist())
     return pd.DataFrame(columns)
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def _predict(model: Any, model_input: Any) -> pd.DataFrame:

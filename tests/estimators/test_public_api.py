@@ -59,6 +59,7 @@ PINNED = [
     "NanLossDuringTrainingError",
     "NanTensorHook",
     "Predictor",
+    "ProgressHook",
     "RunConfig",
     "StepContext",
     "StopAtStepHook",

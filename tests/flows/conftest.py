@@ -11,7 +11,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from flows.environment import isolate
+from estimators_pipeline.flows.environment import isolate
 
 # One root for tests/tasks and tests/flows when both run in a session.
 ROOT = Path(

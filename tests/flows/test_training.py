@@ -5,10 +5,9 @@ from contextlib import redirect_stdout
 
 import pyarrow.parquet as pq
 import pytest
+from estimators_pipeline.flows import cli
+from estimators_pipeline.tasks.config import PipelineConfig
 from mlflow.tracking import MlflowClient
-
-from flows import cli
-from flows.config import PipelineConfig
 
 
 def _cli(*args):
@@ -114,7 +113,7 @@ def test_a_failing_stage_fails_the_run_and_its_mlflow_run(demo):
 
 
 def test_batch_predict_scores_with_the_champion(demo, repo, tmp_path):
-    from flows.batch_predict import batch_predict
+    from estimators_pipeline.flows.batch_predict import batch_predict
 
     _, config, _ = demo
     scored = batch_predict(

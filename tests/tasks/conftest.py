@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from flows.environment import isolate
+from estimators_pipeline.flows.environment import isolate
 
 # One root for tests/tasks and tests/flows when both run in a session.
 isolate(
@@ -20,8 +20,7 @@ isolate(
 )
 
 import pytest  # noqa: E402
-
-from flows.config import PipelineConfig  # noqa: E402
+from estimators_pipeline.tasks.config import PipelineConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 IRIS_FEATURES = [

@@ -1,29 +1,24 @@
 """The examples in the pipeline's docstrings run (pytest collects only estimators/)."""
 
 import doctest
+import importlib
 
 import pytest
 
-import flows.config
-import flows.environment
-import tasks.columns
-import tasks.model
-import tasks.plots
-import tasks.register
-import tasks.tracking
-
 MODULES = [
-    flows.config,
-    flows.environment,
-    tasks.columns,
-    tasks.model,
-    tasks.plots,
-    tasks.register,
-    tasks.tracking,
+    "estimators_pipeline.flows.environment",
+    "estimators_pipeline.tasks.columns",
+    "estimators_pipeline.tasks.config",
+    "estimators_pipeline.tasks.model",
+    "estimators_pipeline.tasks.plots",
+    "estimators_pipeline.tasks.register",
+    "estimators_pipeline.tasks.tracking",
 ]
 
 
-@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
-def test_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("name", MODULES)
+def test_examples(name):
+    result = doctest.testmod(
+        importlib.import_module(name), optionflags=doctest.ELLIPSIS
+    )
     assert result.failed == 0 and result.attempted > 0

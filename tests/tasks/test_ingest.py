@@ -3,11 +3,10 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from flows.config import PipelineConfig
-from tasks import ingest as ingest_lib
-from tasks.ingest import ingest
-from tasks.policies import output_cache_key
+from estimators_pipeline.tasks import ingest as ingest_lib
+from estimators_pipeline.tasks.config import PipelineConfig
+from estimators_pipeline.tasks.ingest import ingest
+from estimators_pipeline.tasks.policies import output_cache_key
 
 CENSUS_FEATURES = [
     {"numeric_column": {"key": "age"}},
@@ -27,6 +26,10 @@ def _config(work_dir, features=CENSUS_FEATURES, **data):
     )
 
 
+def _ingest(config):
+    return ingest.fn(config.data, config.features, config.work_dir)
+
+
 def _rows(uri):
     table = pq.read_table(uri)
     return set(
@@ -36,8 +39,8 @@ def _rows(uri):
 
 def test_split_is_deterministic_and_named_by_content(tmp_path, census_dir):
     data = {"uri": str(census_dir), "label": "label", "eval_fraction": 0.25}
-    first = ingest.fn(_config(tmp_path / "a", **data))
-    second = ingest.fn(_config(tmp_path / "b", **data))
+    first = _ingest(_config(tmp_path / "a", **data))
+    second = _ingest(_config(tmp_path / "b", **data))
     assert first.fingerprint == second.fingerprint
     assert (first.train_rows, first.eval_rows) == (second.train_rows, second.eval_rows)
     assert first.train_rows + first.eval_rows == 2000
@@ -52,16 +55,16 @@ def test_rows_keep_their_split_when_the_data_grows(tmp_path, census_dir):
     table = pq.read_table(census_dir)
     pq.write_table(table.slice(0, 1000), folder / "part-0.parquet")
     config = _config(tmp_path / "runs", uri=str(folder), label="label")
-    before = ingest.fn(config)
+    before = _ingest(config)
     pq.write_table(table.slice(1000), folder / "part-1.parquet")
-    after = ingest.fn(config)
+    after = _ingest(config)
     assert after.fingerprint != before.fingerprint
     assert _rows(before.eval_uri) <= _rows(after.eval_uri)
     assert _rows(before.train_uri) <= _rows(after.train_uri)
 
 
 def test_an_eval_uri_is_used_as_given(iris, tmp_path):
-    splits = ingest.fn(iris)
+    splits = _ingest(iris)
     assert (splits.train_rows, splits.eval_rows) == (120, 30)
     assert pq.read_schema(splits.eval_uri).names[-1] == "Species"
 
@@ -84,12 +87,12 @@ def test_an_eval_uri_is_used_as_given(iris, tmp_path):
 )
 def test_schema_errors_name_the_column(tmp_path, census_dir, features, label, message):
     with pytest.raises(ValueError, match=message):
-        ingest.fn(_config(tmp_path, features, uri=str(census_dir), label=label))
+        _ingest(_config(tmp_path, features, uri=str(census_dir), label=label))
 
 
 def test_missing_data_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
-        ingest.fn(_config(tmp_path, [], uri=str(tmp_path / "nope.csv"), label="y"))
+        _ingest(_config(tmp_path, [], uri=str(tmp_path / "nope.csv"), label="y"))
 
 
 def test_fingerprint_follows_content_not_the_path(tmp_path):

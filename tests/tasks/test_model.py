@@ -1,8 +1,8 @@
 import optax
 import pytest
+from estimators_pipeline.tasks import columns, model
 
 from estimators import canned
-from tasks import columns, model
 
 
 def test_resolve_names_module_and_file_attributes(tmp_path):
@@ -18,10 +18,12 @@ def test_resolve_names_module_and_file_attributes(tmp_path):
 
 
 def test_yaml_spellings_of_callables():
-    assert model._argument("dnn_activation_fn", "tanh").__name__ == "tanh"
-    optimizer = model._argument("optimizer", {"Adam": {"learning_rate": 0.01}})
+    assert model.estimator_argument("dnn_activation_fn", "tanh").__name__ == "tanh"
+    optimizer = model.estimator_argument(
+        "optimizer", {"Adam": {"learning_rate": 0.01}}
+    )
     assert isinstance(optimizer, optax.GradientTransformation)
-    assert model._argument("optimizer", "Adagrad") == "Adagrad"  # canned take names
+    assert model.estimator_argument("optimizer", "Adagrad") == "Adagrad"  # canned take names
 
 
 def _frozen(tmp_path):
@@ -33,10 +35,10 @@ def test_unknown_canned_estimator_lists_the_known_ones(iris, tmp_path):
     config = iris.override(**{"estimator.type": "DNNClasifier"})
     with pytest.raises(
         ValueError,
-        match=r"'DNNClasifier' is not a canned estimator; "
-        r"known: \[.*'DNNClassifier'",
+        match=r"'DNNClasifier' is not a canned estimator "
+        r"\(did you mean 'DNNClassifier'\?\)",
     ):
-        model.build_estimator(config, _frozen(tmp_path), str(tmp_path / "m"))
+        model.build_estimator(config.estimator, _frozen(tmp_path), str(tmp_path / "m"))
 
 
 def test_feature_columns_come_from_features_not_args(iris, tmp_path):
@@ -44,10 +46,10 @@ def test_feature_columns_come_from_features_not_args(iris, tmp_path):
         **{"estimator.args": {"hidden_units": [3], "feature_columns": []}}
     )
     with pytest.raises(ValueError, match=r"must not set \['feature_columns'\]"):
-        model.build_estimator(config, _frozen(tmp_path), str(tmp_path / "m"))
+        model.build_estimator(config.estimator, _frozen(tmp_path), str(tmp_path / "m"))
 
 
 def test_wrong_canned_arguments_name_the_estimator(iris, tmp_path):
     config = iris.override(**{"estimator.args": {"hidden_units": [3], "n_clases": 3}})
     with pytest.raises(ValueError, match="estimator DNNClassifier: .*n_clases"):
-        model.build_estimator(config, _frozen(tmp_path), str(tmp_path / "m"))
+        model.build_estimator(config.estimator, _frozen(tmp_path), str(tmp_path / "m"))

@@ -5,30 +5,51 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
+from estimators_pipeline.tasks.evaluate import evaluate, evaluate_champion
+from estimators_pipeline.tasks.export import export
+from estimators_pipeline.tasks.ingest import ingest
+from estimators_pipeline.tasks.predict import resolve_model, score_to_parquet
+from estimators_pipeline.tasks.register import register
+from estimators_pipeline.tasks.runs import end_run, start_run
+from estimators_pipeline.tasks.train import train
+from estimators_pipeline.tasks.transform import transform
 from mlflow.tracking import MlflowClient
 
-from tasks.evaluate import evaluate, evaluate_champion
-from tasks.export import export
-from tasks.ingest import ingest
-from tasks.predict import resolve_model, score_to_parquet
-from tasks.register import register
-from tasks.runs import end_run, start_run
-from tasks.train import train
-from tasks.transform import transform
+
+def _train(config, splits, columns, run):
+    return train.fn(
+        config.estimator,
+        config.train,
+        config.eval,
+        config.data.label,
+        splits,
+        columns,
+        run,
+        config.gate.metric,
+        config.gate.higher_is_better,
+    )
+
+
+def _champion(config, splits):
+    return evaluate_champion.fn(
+        config.model_name, config.gate, config.eval, config.data.label, splits
+    )
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory, make_iris_config):
     config = make_iris_config(tmp_path_factory.mktemp("chain") / "runs")
-    splits = ingest.fn(config)
-    run_id = start_run.fn(config, splits)
-    columns = transform.fn(config, splits)
-    model = train.fn(config, splits, columns, run_id)
-    candidate = evaluate.fn(config, splits, model)
-    assert evaluate_champion.fn(config, splits) is None  # the first model
-    exported = export.fn(config, splits, model, candidate)
-    decision = register.fn(config, exported, None)
-    end_run.fn(config, run_id)
+    label = config.data.label
+    splits = ingest.fn(config.data, config.features, config.work_dir)
+    run = start_run.fn(config, splits)
+    run_id = run.run_id
+    columns = transform.fn(config.features, label, splits, config.work_dir)
+    model = _train(config, splits, columns, run)
+    candidate = evaluate.fn(config.estimator, config.eval, label, splits, model, run)
+    assert _champion(config, splits) is None  # the first model
+    exported = export.fn(config.estimator, label, splits, model, candidate, run)
+    decision = register.fn(config.model_name, config.gate, exported, None)
+    end_run.fn(run)
     return locals()
 
 
@@ -54,7 +75,7 @@ def test_the_run_holds_params_tags_metrics_and_artifacts(chain):
     assert run.data.tags["data.fingerprint"] == chain["splits"].fingerprint
     assert run.data.tags["registered_model.version"] == "1"
     # loss at every save_summary_steps (20) up to steps (200)
-    assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(
+    assert [m.step for m in client.get_metric_history(run_id, "train/loss")] == list(
         range(20, 201, 20)
     )
     [accuracy] = client.get_metric_history(run_id, "eval/accuracy")
@@ -74,14 +95,14 @@ def test_the_run_holds_params_tags_metrics_and_artifacts(chain):
 
 
 def test_the_champion_is_rescored_exactly_on_the_same_split(chain):
-    champion = evaluate_champion.fn(chain["config"], chain["splits"])
+    champion = _champion(chain["config"], chain["splits"])
     assert champion.version == "1" and champion.source == "evaluated"
     assert champion.metrics == chain["candidate"].metrics
 
 
 def test_training_resumes_from_the_run_model_dir(chain):
     config = chain["config"]
-    again = train.fn(config, chain["splits"], chain["columns"], chain["run_id"])
+    again = _train(config, chain["splits"], chain["columns"], chain["run"])
     assert again == chain["model"]
     assert "ckpt-201" not in os.listdir(again.model_dir)  # nothing new to train
 
@@ -105,7 +126,7 @@ def test_a_champion_that_cannot_read_the_new_split_falls_back_to_its_record(
     table = pq.read_table(splits.eval_uri).drop_columns(["PetalWidth"])
     pq.write_table(table, tmp_path / "eval.parquet")
     changed = dataclasses.replace(splits, eval_uri=str(tmp_path / "eval.parquet"))
-    champion = evaluate_champion.fn(chain["config"], changed)
+    champion = _champion(chain["config"], changed)
     assert champion.source == "recorded" and champion.version == "1"
     assert champion.metrics["accuracy"] == chain["candidate"].metrics["accuracy"]
     assert "could not be evaluated on this split" in champion.notes[0]

@@ -1,8 +1,7 @@
 import json
 
 import numpy as np
-
-from tasks import plots
+from estimators_pipeline.tasks import plots
 
 
 def test_confusion_matrix_counts_true_by_predicted():

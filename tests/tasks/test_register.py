@@ -1,10 +1,9 @@
 import math
 
 import pytest
-
-from flows.config import GateConfig
-from tasks.evaluate import Evaluation
-from tasks.register import decide
+from estimators_pipeline.tasks.config import GateConfig
+from estimators_pipeline.tasks.evaluate import Evaluation
+from estimators_pipeline.tasks.register import decide
 
 
 def _eval(version=None, **metrics):

@@ -3,13 +3,12 @@ import os
 import types
 
 import pytest
+from estimators_pipeline.tasks import runs
 from mlflow.tracking import MlflowClient
-
-from tasks import runs
 
 
 def _spool(config, run_id, points=3):
-    folder = runs.run_dir(config, run_id)
+    folder = runs.run_dir(config.work_dir, config.model_name, run_id)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "train.unsent.jsonl")
     with open(path, "w") as f:
@@ -37,7 +36,7 @@ def test_experiment_artifacts_sit_beside_the_local_database(iris):
 def test_spooled_points_reach_the_run_when_mlflow_is_back(iris):
     client, run_id = _run(iris)
     path = _spool(iris, run_id)
-    assert runs.resend_spools(iris, run_id) == 3
+    assert runs.resend_spools(os.path.dirname(path), run_id) == 3
     assert not os.path.exists(path)
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == [1, 2, 3]
 
@@ -49,7 +48,7 @@ def test_unreachable_mlflow_says_where_the_points_are_and_what_to_run(iris):
 
     path = _spool(iris, "run-1")
     with pytest.raises(runs.UnsentMetrics) as error:
-        runs.resend_spools(iris, "run-1", Down())
+        runs.resend_spools(os.path.dirname(path), "run-1", Down())
     message = str(error.value)
     assert path in message and "estimators-pipeline resend" in message
     assert "connection refused" in message and os.path.exists(path)
@@ -66,7 +65,9 @@ def test_a_failed_flow_run_fails_its_mlflow_run(iris):
     experiment = runs.experiment_id(client, iris)
     tags = {runs.FLOW_RUN_TAG: "flow-run-1"}
     run_id = client.create_run(experiment, tags=tags).info.run_id
-    state = types.SimpleNamespace(message="Task run failed: ValueError('boom')")
+    state = types.SimpleNamespace(
+        message="Task run failed: ValueError('boom')", is_crashed=lambda: False
+    )
     runs.mark_run_failed(None, _flow_run(iris, "flow-run-1"), state)
     run = client.get_run(run_id)
     assert run.info.status == "FAILED" and "boom" in run.data.tags["failure"]
@@ -81,7 +82,7 @@ def test_a_finished_run_keeps_its_status(iris):
     runs.mark_run_failed(
         None,
         _flow_run(iris, "flow-run-2"),
-        types.SimpleNamespace(message="gate rejected"),
+        types.SimpleNamespace(message="gate rejected", is_crashed=lambda: False),
     )
     assert client.get_run(run_id).info.status == "FINISHED"
 

@@ -3,12 +3,12 @@ import threading
 import time
 
 import pytest
+from estimators_pipeline.tasks.tracking import MAX_BATCH, MlflowMetricWriter, resend
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.tracking import MlflowClient
 
 import estimators as est
-from tasks.tracking import MAX_BATCH, MlflowMetricWriter, resend
 
 
 class FakeClient:
@@ -54,7 +54,7 @@ def test_points_go_in_batches_of_at_most_1000_with_their_steps():
     assert [len(b) for b in client.batches] == [1000, 1000, 500]
     assert all(len(b) <= MAX_BATCH for b in client.batches)
     assert writer.sent == 2500 and writer.unsent == 0
-    losses = [(p.step, p.value) for p in client.points if p.key == "loss"]
+    losses = [(p.step, p.value) for p in client.points if p.key == "train/loss"]
     assert losses == [(s, s / 10) for s in range(1, 1251)]
 
 
@@ -63,7 +63,7 @@ def test_flush_sends_a_partial_batch():
     writer = MlflowMetricWriter("r", client=client)
     writer.write_scalars(5, {"loss": 0.5})
     writer.flush()
-    assert [(p.key, p.step) for p in client.points] == [("loss", 5)]
+    assert [(p.key, p.step) for p in client.points] == [("train/loss", 5)]
     writer.close()
 
 
@@ -83,7 +83,7 @@ def test_training_goes_on_while_the_server_is_down_and_catches_up():
         writer.flush()
     writer.close()
     assert writer.sent == 3000 and writer.unsent == 0
-    assert sorted(p.step for p in client.points if p.key == "loss") == list(
+    assert sorted(p.step for p in client.points if p.key == "train/loss") == list(
         range(1, 1501)
     )
 
@@ -150,11 +150,11 @@ def test_history_in_a_real_mlflow_run():
             step, {"loss": 1.0 / step, "global_step/sec": 50.0, "odd:name": 1.0}
         )
     writer.close()
-    history = client.get_metric_history(run_id, "loss")
+    history = client.get_metric_history(run_id, "train/loss")
     assert [(m.step, m.value) for m in history] == [
         (10, 0.1),
         (20, 0.05),
         (30, 1.0 / 30),
     ]
-    assert len(client.get_metric_history(run_id, "global_step/sec")) == 3
-    assert len(client.get_metric_history(run_id, "odd_name")) == 3  # sanitised
+    assert len(client.get_metric_history(run_id, "train/steps_per_sec")) == 3
+    assert len(client.get_metric_history(run_id, "train/odd_name")) == 3  # sanitised

@@ -48,7 +48,9 @@ def assert_records_close(got, expected):
     for row_got, row_expected in zip(got, expected, strict=True):
         assert sorted(row_got) == sorted(row_expected)
         for key, value in row_expected.items():
-            if isinstance(value, list) and value and isinstance(value[0], str):
+            if isinstance(value, str) or (
+                isinstance(value, list) and value and isinstance(value[0], str)
+            ):
                 assert row_got[key] == value, key
             else:
                 np.testing.assert_allclose(row_got[key], value, atol=1e-5, err_msg=key)

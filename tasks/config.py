@@ -28,19 +28,26 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "ColumnSpec",
+    "ColumnSpecs",
     "DataConfig",
+    "EarlyStoppingConfig",
     "EstimatorConfig",
     "EvalConfig",
     "GateConfig",
     "PipelineConfig",
     "TrackingConfig",
     "TrainConfig",
+    "merge_overrides",
 ]
 
 ColumnSpec = dict[str, Any]
 """One feature column: `{factory_name: {argument: value}}`, e.g.
 `{"numeric_column": {"key": "age", "normalizer": "zscore"}}`; an argument that is
 itself a column is written the same way."""
+
+ColumnSpecs = list[ColumnSpec] | dict[str, list[ColumnSpec]]
+"""A config's `features`: a list of specs, or estimator argument -> list of specs."""
 
 
 class _Section(BaseModel):
@@ -109,10 +116,48 @@ class TrainConfig(_Section):
     steps_per_execution: int = Field(1, gt=0)
 
 
+class EarlyStoppingConfig(_Section):
+    """Stop training when an evaluation metric stops improving (Keras' semantics).
+
+    Attributes:
+        metric: The evaluation metric watched; default the gate's metric.
+        higher_is_better: Its direction; default the gate's direction.
+        patience: Evaluations in a row without an improvement before stopping.
+        min_delta: An improvement must beat the best so far by more than this.
+        restore_best: Evaluate, export and register the best evaluated
+            checkpoint instead of the last one.
+    """
+
+    metric: str | None = None
+    higher_is_better: bool | None = None
+    patience: int = Field(3, gt=0)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = True
+
+
 class EvalConfig(_Section):
-    """Evaluation settings."""
+    """Evaluation settings.
+
+    Attributes:
+        batch_size: Rows per evaluation batch.
+        every_n_steps: Also evaluate the eval split every this many training
+            steps (the `eval/...` curves in MLflow); None: only at the end.
+        early_stopping: Stop when the evaluations stop improving (needs
+            `every_n_steps`); None: train to `train.steps`.
+    """
 
     batch_size: int = Field(256, gt=0)
+    every_n_steps: int | None = Field(None, gt=0)
+    early_stopping: EarlyStoppingConfig | None = None
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_evaluations(self) -> Self:
+        if self.early_stopping is not None and self.every_n_steps is None:
+            raise ValueError(
+                "eval.early_stopping needs eval.every_n_steps (how often to "
+                "evaluate during training), e.g. every_n_steps: 100."
+            )
+        return self
 
 
 class GateConfig(_Section):
@@ -167,7 +212,7 @@ class PipelineConfig(_Section):
 
     model_name: str
     data: DataConfig
-    features: list[ColumnSpec] | dict[str, list[ColumnSpec]]
+    features: ColumnSpecs
     estimator: EstimatorConfig
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
@@ -179,7 +224,10 @@ class PipelineConfig(_Section):
     def from_yaml(cls, path: str | os.PathLike[str]) -> PipelineConfig:
         """Reads a config from a YAML file; errors name the file and the field."""
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            try:
+                data = yaml.safe_load(f)
+            except yaml.YAMLError as e:
+                raise ValueError(f"{os.fspath(path)}: {_yaml_problem(e)}") from None
         if not isinstance(data, Mapping):
             raise ValueError(f"{os.fspath(path)}: expected a YAML mapping at the top.")
         try:
@@ -199,23 +247,37 @@ class PipelineConfig(_Section):
     def override(self, **dotted: Any) -> PipelineConfig:
         """A copy with fields changed by dotted name: `override(**{"train.steps": 5})`.
 
+        A mapping given for a section (or a mapping field such as
+        `estimator.args`) is merged into it key by key, not put in its place.
+        Errors are one line naming the field.
+
         Example:
             >>> c = PipelineConfig.model_validate({"model_name": "m",
             ...     "data": {"uri": "d.csv", "label": "y"}, "features": [],
             ...     "estimator": {"type": "DNNClassifier"}})
             >>> c.override(**{"train.steps": 5}).train.steps
             5
+            >>> c.override(gate={"margin": 0.1}).gate.alias
+            'champion'
         """
         data = self.model_dump()
         for name, value in dotted.items():
             *parents, leaf = name.split(".")
             node = data
             for part in parents:
+                if part in node and node[part] is None:
+                    node[part] = {}  # an optional section, e.g. eval.early_stopping
                 if not isinstance(node.get(part), dict):
                     raise ValueError(f"config has no section {part!r} (in {name!r}).")
                 node = node[part]
-            node[leaf] = value
-        return type(self).model_validate(data)
+            if isinstance(value, Mapping) and isinstance(node.get(leaf), dict):
+                node[leaf] = merge_overrides(node[leaf], value)
+            else:
+                node[leaf] = value
+        try:
+            return type(self).model_validate(data)
+        except ValidationError as e:
+            raise ValueError(_problems(e)) from None
 
     @property
     def experiment(self) -> str:
@@ -229,6 +291,28 @@ class PipelineConfig(_Section):
         return flat
 
 
+def merge_overrides(
+    base: Mapping[str, Any] | None, extra: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """`extra` on top of `base`, merging nested mappings key by key.
+
+    How a deployment's own `overrides` and a run's `-p overrides=...` combine:
+    a name set in both takes the run's value, every other name is kept.
+
+    Example:
+        >>> merge_overrides({"gate.fail_on_reject": False, "train": {"steps": 9}},
+        ...                 {"train": {"batch_size": 8}, "train.seed": 1})
+        {'gate.fail_on_reject': False, 'train': {'steps': 9, 'batch_size': 8}, 'train.seed': 1}
+    """
+    merged = dict(base or {})
+    for key, value in (extra or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_overrides(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _problems(error: ValidationError) -> str:
     """One line per problem: `dotted.field: message (got value)`."""
     lines = []
@@ -239,6 +323,14 @@ def _problems(error: ValidationError) -> str:
             line += f" (got {_short(problem.get('input'))})"
         lines.append(line)
     return "; ".join(lines)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """`line L, column C: problem` of a YAML syntax error, on one line."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return f"YAML syntax error: {where}{problem}"
 
 
 def _short(value: Any) -> str:
