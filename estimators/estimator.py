@@ -18,6 +18,7 @@ import numpy as np
 from estimators import batching, checkpoints, distribute, export
 from estimators.hooks import CheckpointSaverListener, Hook, HookList, LoggingHook
 from estimators.mode_keys import ModeKeys
+from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
 from estimators.runner import ModelRunner, feature_columns_in
 from estimators.train_state import variable_arrays
@@ -260,7 +261,9 @@ class Estimator:
         if strategy is not None:
             state = strategy.replicate(state)
         spec = runner.trace(ModeKeys.TRAIN, batch).spec
-        logging_hook = LoggingHook(self._config.log_step_count_steps)
+        defaults: list[Hook] = [LoggingHook(self._config.log_step_count_steps)]
+        if self._config.progress:
+            defaults.append(ProgressHook())
         loop = TrainingLoop(self._model_dir, self._config, self._writers, strategy)
         loop.run(
             runner.step_config(ModeKeys.TRAIN, batch, pipeline.host_only, strategy),
@@ -268,7 +271,7 @@ class Estimator:
             first,
             pipeline,
             batches,
-            hooks=HookList([logging_hook, *(hooks or ()), *spec.training_hooks]),
+            hooks=HookList([*defaults, *(hooks or ()), *spec.training_hooks]),
             listeners=list(saving_listeners or ()),
             last_step=start + steps if steps is not None else max_steps,
             extra=runner.checkpoint_extra(),

@@ -106,6 +106,9 @@ class ProgressHook(Hook):
         if use_bar:
             self._open_bar(stream)
 
+    def steps_until_needed(self, global_step: int) -> int | None:
+        return None  # shown whenever the loop is on the host: fused steps stay fused
+
     def after_step(self, context: StepContext) -> None:
         self._step = context.global_step
         now = time.monotonic()

@@ -61,6 +61,9 @@ class EarlyStopping(est.Hook):
         self._seen: set[int] = set()
         self._waited = 0
 
+    def steps_until_needed(self, global_step: int) -> int | None:
+        return None  # evaluations follow checkpoints, which end a fused run
+
     def after_step(self, context: est.StepContext) -> None:
         if self.update() >= self.patience:
             self.stopped_at = context.global_step

@@ -71,6 +71,9 @@ def training() -> Iterator[None]:
 class StopOnInterrupt(est.Hook):
     """Requests the Estimator's stop after the step during which Ctrl-C came."""
 
+    def steps_until_needed(self, global_step: int) -> int | None:
+        return None  # a Ctrl-C is seen at the next host step: fused steps stay fused
+
     def after_step(self, context: est.StepContext) -> None:
         if _requested.is_set():
             context.request_stop()

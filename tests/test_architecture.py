@@ -14,7 +14,12 @@ import grimp
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("estimators", "tasks", "flows")
+PACKAGES = ("estimators",)
+FOLDERS = {
+    "estimators": "estimators",
+    "estimators_pipeline.flows": "flows",
+    "estimators_pipeline.tasks": "tasks",
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,11 @@ def _private_imports(path: pathlib.Path) -> list[str]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
             continue
-        module_path = ROOT.joinpath(*node.module.split("."))
+        module = node.module
+        for package, folder in FOLDERS.items():
+            if module == package or module.startswith(package + "."):
+                module = folder + module[len(package) :]
+        module_path = ROOT.joinpath(*module.split("."))
         for alias in node.names:
             name = alias.name
             if not name.startswith("_") or name.startswith("__"):
@@ -63,8 +72,40 @@ def _private_imports(path: pathlib.Path) -> list[str]:
 def test_no_module_imports_a_private_name():
     found = [
         hit
-        for package in PACKAGES
-        for path in sorted((ROOT / package).rglob("*.py"))
+        for folder in FOLDERS.values()
+        for path in sorted((ROOT / folder).rglob("*.py"))
         for hit in _private_imports(path)
     ]
     assert not found, "private names imported across modules:\n" + "\n".join(found)
+
+
+def _imports(folder: str) -> list[tuple[str, int, str]]:
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append((str(path.relative_to(ROOT)), node.lineno, node.module))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    rel = str(path.relative_to(ROOT))
+                    found.append((rel, node.lineno, alias.name))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("folder", "forbidden"),
+    [
+        ("estimators", ("estimators_pipeline", "prefect", "mlflow")),
+        ("tasks", ("estimators_pipeline.flows",)),
+    ],
+)
+def test_pipeline_layers_run_one_way(folder, forbidden):
+    """flows -> tasks -> estimators: nothing imports a layer above its own."""
+    allowed = {"estimators/export/pyfunc_model.py"}  # runs inside MLflow
+    bad = [
+        f"{path}:{line} imports {module}"
+        for path, line, module in _imports(folder)
+        if path not in allowed
+        and any(module == f or module.startswith(f + ".") for f in forbidden)
+    ]
+    assert not bad, "\n".join(bad)
