@@ -14,6 +14,8 @@ from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
+from estimators.atomic import write_with
+
 __all__ = ["InMemoryWriter", "JsonlWriter", "MetricWriter", "MultiWriter"]
 
 
@@ -192,10 +194,12 @@ def _repair(path: str, purge_step: int | None) -> None:
     if purge_step is not None:
         keep = [line for line in keep if _step_of(line) < purge_step]
     if len(keep) != len(lines):
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(keep)
-        os.replace(tmp, path)
+        write_with(path, lambda tmp: _write_lines(tmp, keep))
+
+
+def _write_lines(path: str, lines: list[str]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(lines)
 
 
 def _step_of(line: str) -> float:

@@ -15,14 +15,15 @@ Layout of `export_dir_base/<timestamp>/`::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Mapping
 from typing import Any
+
+from estimators import atomic
+from estimators.atomic import sha256_file
 
 __all__ = ["ExportError"]
 
@@ -43,21 +44,11 @@ class ExportError(Exception):
     """An export directory is missing, incomplete or corrupt."""
 
 
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_file(directory: str, name: str, data: bytes | str) -> None:
-    """Writes and fsyncs one file of a directory being assembled."""
+    """Writes one file of a directory being assembled; `install` fsyncs it."""
     mode = "wb" if isinstance(data, bytes | bytearray) else "w"
     with open(os.path.join(directory, name), mode) as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def write_json(directory: str, name: str, obj: Any) -> None:
@@ -65,15 +56,16 @@ def write_json(directory: str, name: str, obj: Any) -> None:
 
 
 def new_temp_dir(base: str) -> str:
-    os.makedirs(base, exist_ok=True)
-    path = os.path.join(base, f"{TMP_PREFIX}{secrets.token_hex(6)}")
-    os.mkdir(path)
-    return path
+    """A new directory in `base` to assemble an export in; readers skip it."""
+    return atomic.new_temp_dir(base, prefix=TMP_PREFIX)
 
 
 def install(tmp: str, base: str) -> str:
-    """Renames the finished `tmp` to `base/<unix seconds>` (a free name) and syncs."""
-    _fsync(tmp)
+    """Fsyncs everything in the finished `tmp`, then renames it `base/<unix seconds>`.
+
+    The first free second is taken, so two exports never share a directory.
+    """
+    atomic.fsync_tree(tmp)
     stamp = int(time.time())
     while True:
         final = os.path.join(base, str(stamp))
@@ -85,25 +77,12 @@ def install(tmp: str, base: str) -> str:
             stamp += 1
             continue
         break
-    _fsync(base)
+    atomic.fsync_dir(base)
     return final
 
 
 def remove_temp(tmp: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _fsync(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def file_entries(directory: str, names: list[str]) -> dict[str, dict[str, Any]]:
