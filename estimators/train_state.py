@@ -126,10 +126,11 @@ def variable_arrays(arrays: dict[str, Any]) -> dict[str, Any]:
 
 def from_checkpoint_tree(tree: dict[str, Any]) -> TrainState:
     """The `TrainState` of a restored `checkpoint_template` tree."""
+    tree = jax.device_put(tree)  # one transfer for the whole tree
     return TrainState(
-        step=jnp.asarray(tree["global_step"], jnp.int32),
-        variables=jax.tree.map(jnp.asarray, tree[VARIABLES]),
-        opt_state=jax.tree.map(jnp.asarray, tree["opt_state"]),
-        rng=jnp.asarray(tree["rng"], jnp.uint32),
-        nan_step=jnp.asarray(tree["nan_step"], jnp.int32),
+        step=tree["global_step"].astype(jnp.int32),
+        variables=tree[VARIABLES],
+        opt_state=tree["opt_state"],
+        rng=tree["rng"].astype(jnp.uint32),
+        nan_step=tree["nan_step"].astype(jnp.int32),
     )
