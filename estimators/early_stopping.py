@@ -114,7 +114,9 @@ class _StopOnPredicateHook(Hook):
         return step >= self._last_step + self._every_steps
 
     def steps_until_needed(self, global_step: int) -> int | None:
-        if self._every_steps is None or self._last_step is None:
+        if self._last_step is None or global_step < self._last_step:
+            return 1  # the first check comes after the first step, as in tf
+        if self._every_steps is None:
             return None  # a timer: checked whenever the loop is on the host
         return max(1, self._last_step + self._every_steps - global_step)
 

@@ -29,16 +29,25 @@ class NanLossDuringTrainingError(RuntimeError):
     """Raised when the training loss becomes NaN or infinite.
 
     Attributes:
-        step: The global_step whose loss was not finite.
+        step: The global_step whose loss was not finite (or by which a parameter
+            or optimizer-state value was not).
+        leaf: The first non-finite variable or optimizer-state leaf, e.g.
+            "opt_state/0/sum_of_squares/params/Dense_0/kernel", or None when
+            only the loss was.
     """
 
-    def __init__(self, step: int) -> None:
+    def __init__(self, step: int, leaf: str | None = None) -> None:
+        what = (
+            f"a NaN or infinite value in {leaf!r} by global_step {step}"
+            if leaf
+            else f"NaN or infinite loss during training at global_step {step}"
+        )
         super().__init__(
-            f"NaN or infinite loss during training at global_step {step}; "
-            "no checkpoint was written after it. Lower the learning rate, clip "
-            "gradients or check the input for NaNs."
+            f"{what}; no checkpoint was written after it. Lower the learning "
+            "rate, clip gradients or check the input for NaNs and huge values."
         )
         self.step = step
+        self.leaf = leaf
 
 
 class StepContext:

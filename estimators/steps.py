@@ -82,6 +82,28 @@ def _train_step(
     return new_state, {"loss": loss, **summaries}
 
 
+def _all_finite(tree: Any) -> jax.Array:
+    """Whether every floating-point value of `tree` is finite (a device scalar)."""
+    checks = [
+        jnp.all(jnp.isfinite(leaf))
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.bool_(True)
+
+
+def _track_state(state: TrainState) -> TrainState:
+    """Records the step when the parameters or optimizer state became non-finite.
+
+    Checked once per compiled call (the loss is checked every step): an overflow
+    that leaves the loss finite, such as Adagrad's accumulators reaching inf,
+    stops training before it is checkpointed instead of freezing the weights.
+    """
+    bad = ~_all_finite((state.variables, state.opt_state))
+    nan_step = jnp.where((state.nan_step < 0) & bad, state.step, state.nan_step)
+    return state.replace(nan_step=nan_step)
+
+
 def _keep_replicated(config: StepConfig, state: TrainState) -> TrainState:
     if config.replicated is None:
         return state
@@ -94,7 +116,7 @@ def train_step(
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """Runs one training step; returns the new state, the loss and summaries."""
     state, outputs = _train_step(config, state, batch)
-    return _keep_replicated(config, state), outputs
+    return _keep_replicated(config, _track_state(state)), outputs
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
@@ -108,7 +130,8 @@ def train_steps(
     state, outputs = jax.lax.scan(
         lambda s, b: _train_step(config, s, b), state, batches
     )
-    return _keep_replicated(config, state), jax.tree.map(lambda x: x[-1], outputs)
+    state = _keep_replicated(config, _track_state(state))
+    return state, jax.tree.map(lambda x: x[-1], outputs)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -57,14 +57,20 @@ class SummaryWriters:
         self._writer: MultiWriter | None = None
         self._users = 0
 
-    def open(self) -> MultiWriter:
+    def open(self, resumed_step: int | None = None) -> MultiWriter:
+        """The shared writer; `resumed_step`: training resumes from that step.
+
+        Points after `resumed_step` that a killed run wrote are dropped from the
+        file when it is opened, so the resumed run's points do not duplicate them.
+        """
         self._users += 1
         if self._writer is None:
             writers: list[MetricWriter] = []
             if distribute.is_chief():  # the other processes of a multi-host run
                 os.makedirs(self._model_dir, exist_ok=True)
                 path = os.path.join(self._model_dir, "metrics.jsonl")
-                writers = [JsonlWriter(path), *self._extra]
+                purge = None if resumed_step is None else resumed_step + 1
+                writers = [JsonlWriter(path, purge_step=purge), *self._extra]
             self._writer = MultiWriter(writers)
         return self._writer
 
@@ -148,6 +154,7 @@ class TrainingLoop:
         self._writers = writers
         self._strategy = strategy
         self._extra: dict[str, Any] = {}
+        self._writer: MultiWriter | None = None
 
     def run(
         self,
@@ -164,7 +171,8 @@ class TrainingLoop:
     ) -> TrainState:
         config, strategy = self._config, self._strategy
         self._extra = dict(extra or {})
-        writer = self._writers.open()
+        resumed = int(state.step) or None  # a run resumed from a checkpoint
+        writer = self._writer = self._writers.open(resumed_step=resumed)
         step = saved_step = int(state.step)
         context = StepContext(
             mode=ModeKeys.TRAIN,
@@ -265,6 +273,8 @@ class TrainingLoop:
             return False
         for listener in listeners:
             listener.before_save(step)
+        if self._writer is not None:  # every point up to the checkpoint is durable
+            self._writer.flush()
         path = checkpoints.save_checkpoint(
             self._model_dir,
             step,
@@ -282,10 +292,20 @@ class TrainingLoop:
 
 
 def check_finite(state: TrainState) -> None:
-    """Raises `NanLossDuringTrainingError` if a loss so far was not finite."""
+    """Raises `NanLossDuringTrainingError` if a loss, parameter or optimizer-state
+    value so far was not finite, naming the first non-finite leaf."""
     nan_step = int(state.nan_step)
     if nan_step >= 0:
-        raise NanLossDuringTrainingError(nan_step)
+        raise NanLossDuringTrainingError(nan_step, _first_non_finite(state))
+
+
+def _first_non_finite(state: TrainState) -> str | None:
+    tree = {"variables": state.variables, "opt_state": state.opt_state}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        value = np.asarray(leaf)
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            return checkpoints.path_name(path)
+    return None
 
 
 def _run_group(

@@ -120,11 +120,15 @@ class JsonlWriter(_Closable):
 
     Each line is `{"step": int, "name": str, "value": float, "wall_time": float}`.
     Reopening the same path appends (a resumed run continues the file); a
-    partial last line left by a killed process is dropped on reopen.
+    partial last line left by a killed process is dropped on reopen. Lines reach
+    the disk (fsync) when `max_buffered` lines are waiting, when `flush_secs`
+    passed since the last flush, and on `flush()` (training flushes before every
+    checkpoint it commits, so a kill loses no point older than the checkpoint).
 
     Args:
         path: The `.jsonl` file; its directory is created if missing.
         max_buffered: Lines kept in memory before an automatic flush. Default 1000.
+        flush_secs: Seconds after which a write flushes the buffer. Default 5.
         purge_step: If given, lines with `step >= purge_step` are removed on
             open, as TensorBoard's `purge_step` does for a run resumed from an
             earlier checkpoint. Default `None`.
@@ -146,12 +150,15 @@ class JsonlWriter(_Closable):
         path: str | os.PathLike[str],
         *,
         max_buffered: int = 1000,
+        flush_secs: float = 5.0,
         purge_step: int | None = None,
     ) -> None:
         if max_buffered < 1:
             raise ValueError(f"`max_buffered` must be >= 1, got {max_buffered}.")
         self.path = os.fspath(path)
         self._max_buffered = max_buffered
+        self._flush_secs = flush_secs
+        self._flushed_at = time.monotonic()
         self._buffer: list[str] = []
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         _repair(self.path, purge_step)
@@ -164,15 +171,22 @@ class JsonlWriter(_Closable):
         for name, value in _to_points(step, scalars):
             record = {"step": int(step), "name": name, "value": value}
             self._buffer.append(json.dumps(record | {"wall_time": wall_time}) + "\n")
-        if len(self._buffer) >= self._max_buffered:
+        if (
+            len(self._buffer) >= self._max_buffered
+            or time.monotonic() - self._flushed_at >= self._flush_secs
+        ):
             self.flush()
 
     def flush(self) -> None:
-        """Writes the buffered lines and flushes the file."""
+        """Writes the buffered lines and makes them durable (fsync)."""
         self._check_open()
+        self._flushed_at = time.monotonic()
+        if not self._buffer:
+            return
         self._file.writelines(self._buffer)
         self._buffer.clear()
         self._file.flush()
+        os.fsync(self._file.fileno())
 
     def close(self) -> None:
         """Flushes and closes the file; closing twice is allowed."""

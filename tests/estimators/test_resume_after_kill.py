@@ -59,3 +59,46 @@ def test_killed_training_resumes_from_the_last_complete_checkpoint(tmp_path):
     assert resumed.wait(timeout=120) == 0
     latest = est.checkpoints.latest_checkpoint(str(model_dir))
     assert est.checkpoints.checkpoint_step(latest) == step + 5
+
+
+def _loss_steps(model_dir) -> list[int]:
+    import json
+
+    path = os.path.join(model_dir, "metrics.jsonl")
+    with open(path, encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if line.endswith("\n")]
+    return [r["step"] for r in records if r["name"] == "loss"]
+
+
+def test_a_kill_loses_no_summary_older_than_the_last_checkpoint(tmp_path):
+    model_dir = tmp_path / "model"
+    code = SCRIPT.replace("save_summary_steps=0", "save_summary_steps=1")
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def start(steps):
+        script = code.format(tests=tests, model_dir=str(model_dir), steps=steps)
+        return subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "JAX_PLATFORMS": "cpu"},
+        )
+
+    proc = start(1_000_000)
+    assert proc.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    while est.checkpoints.latest_checkpoint(str(model_dir)) is None:
+        assert time.monotonic() < deadline, "no checkpoint within 60 s"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    step = est.checkpoints.checkpoint_step(
+        est.checkpoints.latest_checkpoint(str(model_dir))
+    )
+    # Every summary up to the durable checkpoint survived the kill.
+    assert set(range(1, step + 1)) <= set(_loss_steps(model_dir))
+    resumed = start(5)
+    assert resumed.wait(timeout=120) == 0
+    # After the resume: each step's point exactly once, no gap, no duplicate.
+    assert sorted(_loss_steps(model_dir)) == list(range(1, step + 6))

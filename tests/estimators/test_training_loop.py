@@ -1,0 +1,91 @@
+"""The training loop: fused steps by default, hooks' cadence, non-finite state."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import numpy as np
+import optax
+import pytest
+from support import classifier_model_fn, fast_config
+
+import estimators as est
+from estimators.hooks import HookList
+from estimators.training_loop import run_length
+
+
+def logistic_model_fn(features, labels, mode):
+    logits = nn.Dense(1)(features["x"])[:, 0]
+    if mode == est.ModeKeys.PREDICT:
+        return est.EstimatorSpec(mode, predictions={"logits": logits})
+    loss = est.losses.sigmoid_cross_entropy(labels, logits)
+    return est.EstimatorSpec(mode, loss=loss, optimizer=optax.adagrad(0.1))
+
+
+def test_an_optimizer_state_overflow_with_a_finite_loss_stops_training(tmp_path):
+    # Inputs of 3.4e38 keep the logistic loss finite (about |logit|), but the
+    # squared gradients overflow Adagrad's accumulators to inf: the weights
+    # would never change again. Training stops, naming the leaf, and writes no
+    # checkpoint of the poisoned state.
+    x = np.full((8, 2), 3.4e38, np.float32)
+    y = np.zeros(8, np.float32)
+    model = est.Estimator(
+        logistic_model_fn, model_dir=str(tmp_path), config=fast_config()
+    )
+    with pytest.raises(est.NanLossDuringTrainingError, match="opt_state") as raised:
+        model.train(lambda: ({"x": x}, y), steps=20)
+    assert "sum_of_squares" in raised.value.leaf
+    assert model.latest_checkpoint() is None
+
+
+class EveryStep(est.Hook):
+    def __init__(self):
+        self.steps = []
+
+    def after_step(self, context):
+        self.steps.append(context.global_step)
+
+
+class Quiet(est.Hook):
+    def __init__(self):
+        self.steps = []
+
+    def steps_until_needed(self, global_step):
+        return None
+
+    def after_step(self, context):
+        self.steps.append(context.global_step)
+
+
+def test_steps_run_fused_up_to_the_next_host_action_and_hooks_see_their_steps():
+    config = est.RunConfig(log_step_count_steps=100, save_summary_steps=30)
+    assert run_length(config, HookList([Quiet()]), fuse=True)(0) == 30
+    assert run_length(config, HookList([Quiet()]), fuse=True)(95) == 5
+    assert run_length(config, HookList([EveryStep()]), fuse=True)(0) == 1
+    assert run_length(config, HookList([est.StopAtStepHook(last_step=7)]), True)(0) == 7
+    assert run_length(config.replace(steps_per_execution=4), HookList(), True)(0) == 4
+    assert run_length(config, HookList(), fuse=False)(0) == 1
+
+
+def test_fused_training_equals_step_by_step_training(tmp_path, blobs):
+    x, y = blobs
+    every, quiet = EveryStep(), Quiet()
+
+    def train(name, hooks, **config):
+        model = est.Estimator(
+            classifier_model_fn,
+            model_dir=str(tmp_path / name),
+            config=fast_config(random_seed=3, **config),
+            params={"n_classes": 3},
+        )
+        data = est.data.Dataset.from_tensor_slices(({"x": x}, y)).shuffle(50, seed=1)
+        model.train(lambda: data.repeat().batch(16), steps=45, hooks=hooks)
+        return model
+
+    fused = train("fused", [quiet], save_summary_steps=20, log_step_count_steps=None)
+    single = train("single", [every], steps_per_execution=1)
+    assert every.steps == list(range(1, 46))  # a plain hook sees every step
+    assert quiet.steps == [20, 40, 45]  # fused runs end at summaries and the end
+    for name in single.get_variable_names():
+        np.testing.assert_allclose(
+            fused.get_variable_value(name), single.get_variable_value(name), rtol=1e-5
+        )
