@@ -248,6 +248,20 @@ class DataParallel:
 
         return multihost_utils.broadcast_one_to_all(tree)
 
+    def agree_any(self, flag: bool) -> bool:
+        """Whether `flag` is true on any process (every process gets the answer).
+
+        The training loop agrees each stop decision (a hook or listener asking,
+        one process's input ending) this way, so that no process waits alone in
+        a collective the others have left. One process: `flag` itself.
+        """
+        if not self.multi_process:
+            return bool(flag)
+        from jax.experimental import multihost_utils
+
+        flags = multihost_utils.process_allgather(np.asarray(bool(flag), np.int32))
+        return bool(np.any(flags))
+
     def shard_batch(self, tree: Any, stacked: bool = False) -> Any:
         """Splits this process's batch (or `[steps, batch]` group) over the mesh.
 

@@ -196,8 +196,19 @@ class TrainingLoop:
             multiple=strategy.local_device_count if strategy else 1,
         )
         position = None
+        agree = strategy.agree_any if strategy is not None else bool
+        groups = iter(feeder)
         try:
-            for group in feeder:
+            while True:
+                group = next(groups, None)
+                # Every process stops together: when any one's input ends, or
+                # (below) when a hook or listener on any one asked to stop.
+                if agree(group is None):
+                    if group is None and feeder.input_exhausted:
+                        # A finite input was read to its end: the next train()
+                        # starts a new pass over it, as in tf.
+                        position, saved_step = None, None
+                    break
                 hooks.before_step(context)
                 state, outputs = _run_group(step_config, state, group)
                 previous, step, position = step, step + group.size, group.position
@@ -217,13 +228,9 @@ class TrainingLoop:
                     if self.save(state, position, listeners):
                         context.request_stop()
                     saved_step, last_save_time = step, time.monotonic()
-                if context.stop_requested:
+                if agree(context.stop_requested):
+                    context.request_stop()
                     break
-            else:
-                if feeder.input_exhausted:
-                    # A finite input was read to its end: the next train() starts
-                    # a new pass over it, as in tf, instead of resuming at its end.
-                    position, saved_step = None, None
             if step != saved_step:
                 self.save(state, position, listeners)
             else:

@@ -268,3 +268,83 @@ def test_two_processes_train_together_and_only_the_chief_writes(tmp_path):
     expected = reference.evaluate(batches_of(x, y, 8))
     for result in results:
         assert result["eval"] == pytest.approx(expected, rel=1e-5)
+
+
+STOPS = COMMON + textwrap.dedent("""
+    process_id, port, root = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    est.distribute.initialize_multi_host(
+        f"127.0.0.1:{{port}}", 2, process_id, initialization_timeout=60)
+
+    class LastStep(est.Hook):
+        def end(self, context):
+            self.step = context.global_step
+
+    class ChiefStopsAt(est.Hook):  # e.g. an early-stopping hook reading chief files
+        def __init__(self, step):
+            self.at = step
+        def after_step(self, context):
+            if est.distribute.is_chief() and context.global_step >= self.at:
+                context.request_stop()
+
+    class ChiefListenerStops(est.CheckpointSaverListener):
+        def after_save(self, global_step, path):
+            return est.distribute.is_chief()
+
+    def input_fn(batches):
+        def fn(input_context):
+            i = input_context.input_pipeline_id
+            return [({{"x": X[s + 4 * i:s + 4 * i + 4]}}, Y[s + 4 * i:s + 4 * i + 4])
+                    for s in range(0, 8 * batches[i], 8)]
+        return fn
+
+    strategy = est.distribute.DataParallel()
+    results = {{}}
+    for name, batches, hooks, listeners, config in [
+        ("hook", (5, 5), [ChiefStopsAt(3)], [], {{}}),
+        ("listener", (5, 5), [], [ChiefListenerStops()],
+         {{"save_checkpoints_steps": 2}}),
+        ("input", (5, 3), [], [], {{}}),
+    ]:
+        model = est.Estimator(
+            classifier_model_fn, os.path.join(root, f"{{name}}{{process_id}}"),
+            fast_config(train_distribute=strategy, **config), params=PARAMS)
+        last = LastStep()
+        model.train(input_fn(batches), hooks=[BlockEachStep(), last, *hooks],
+                    saving_listeners=listeners)
+        results[name] = last.step
+    with open(os.path.join(root, f"stops{{process_id}}.json"), "w") as f:
+        json.dump(results, f)
+""")
+
+
+def test_every_stop_decision_is_agreed_by_all_processes(tmp_path):
+    # A hook or listener that stops on the chief only, and one process's input
+    # ending first, stop both processes at the same step (no hang, no
+    # collective mismatch).
+    code = STOPS.format(tests=TESTS)
+    port = str(_free_port())
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(i), port, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i in range(2)
+    ]
+    try:
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    results = [json.loads((tmp_path / f"stops{i}.json").read_text()) for i in (0, 1)]
+    assert results[0] == results[1] == {"hook": 3, "listener": 2, "input": 3}
+    chief = est.checkpoints.latest_checkpoint(str(tmp_path / "input0"))
+    assert est.checkpoints.checkpoint_step(chief) == 3
