@@ -184,8 +184,10 @@ class Estimator:
     # -- checkpoints -----------------------------------------------------------------
 
     def latest_checkpoint(self) -> str | None:
-        """The path of the newest complete checkpoint in `model_dir`, or None."""
-        return checkpoints.latest_checkpoint(self._model_dir)
+        """The newest complete checkpoint in `model_dir` (a damaged one is skipped
+        with a warning naming it), or None."""
+        cache = self._runner.verified_checkpoints
+        return checkpoints.newest_usable_checkpoint(self._model_dir, cache)
 
     def get_variable_names(self) -> list[str]:
         """Variable names in the latest checkpoint: "params/Dense_0/kernel", ...,

@@ -93,6 +93,7 @@ class ModelRunner:
         self._traces: dict[str, Traced] = {}
         self._steps: dict[Any, StepConfig] = {}
         self._loaded: tuple[Any, Loaded] | None = None
+        self.verified_checkpoints: dict[Any, bool] = {}  # (path, stamp) -> verdict
 
     # -- host side -------------------------------------------------------------------
 

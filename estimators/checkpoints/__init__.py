@@ -32,10 +32,12 @@ from estimators.checkpoints.layout import (
 )
 from estimators.checkpoints.reader import (
     checkpoint_stamp,
+    newest_usable_checkpoint,
     read_checkpoint,
     read_manifest,
     restore_checkpoint,
     restore_subtree,
+    verify_checkpoint,
 )
 from estimators.checkpoints.writer import save_checkpoint
 
@@ -49,6 +51,8 @@ __all__ = [
     "read_checkpoint",
     "read_manifest",
     "restore_checkpoint",
+    "newest_usable_checkpoint",
     "restore_subtree",
     "save_checkpoint",
+    "verify_checkpoint",
 ]

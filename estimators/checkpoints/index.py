@@ -8,6 +8,7 @@ truth. Old checkpoints are pruned as tf.train.Saver did.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Container
@@ -26,6 +27,8 @@ from estimators.checkpoints.layout import (
 )
 
 __all__ = ["all_checkpoints", "latest_checkpoint", "update_index"]
+
+logger = logging.getLogger("estimators")
 
 
 def _read_index(model_dir: str) -> dict[str, Any] | None:
@@ -101,6 +104,21 @@ def update_index(
     # Deleted only once the index no longer names them.
     for name in removed:
         shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+    _remove_unreadable(model_dir, keep=new["name"])
+
+
+def _remove_unreadable(model_dir: str, keep: str) -> None:
+    """Removes `ckpt-*` folders without a readable manifest (a kill during
+    pruning leaves them half-deleted); no reader would ever load them."""
+    for name in os.listdir(model_dir):
+        if name == keep or not is_checkpoint_name(name):
+            continue
+        path = os.path.join(model_dir, name)
+        try:
+            load_manifest(path)
+        except CheckpointError:
+            logger.info("Removing the unreadable checkpoint folder %s.", path)
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _prune(
@@ -146,11 +164,19 @@ def latest_checkpoint(model_dir: str | os.PathLike[str]) -> str | None:
     """
     model_dir = os.fspath(model_dir)
     index = _read_index(model_dir)
+    found = None
     if index is not None:
         path = os.path.join(model_dir, index["latest"])
         if os.path.isfile(os.path.join(path, MANIFEST)):
             return path
-    found = _scan(model_dir)
+        found = _scan(model_dir)
+        logger.warning(
+            "%s names %s, which is missing or has no manifest; using %s.",
+            INDEX,
+            path,
+            os.path.join(model_dir, found[-1]["name"]) if found else "none",
+        )
+    found = _scan(model_dir) if found is None else found
     return os.path.join(model_dir, found[-1]["name"]) if found else None
 
 

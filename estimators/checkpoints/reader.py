@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from typing import Any
 
@@ -11,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from estimators.checkpoints.index import latest_checkpoint
+from estimators.checkpoints.index import all_checkpoints, latest_checkpoint
 from estimators.checkpoints.layout import (
     ARRAYS,
     MANIFEST,
@@ -20,8 +21,12 @@ from estimators.checkpoints.layout import (
     path_name,
 )
 
+logger = logging.getLogger("estimators")
+
 __all__ = [
     "checkpoint_stamp",
+    "newest_usable_checkpoint",
+    "verify_checkpoint",
     "read_checkpoint",
     "read_manifest",
     "restore_checkpoint",
@@ -259,3 +264,53 @@ def checkpoint_stamp(path: str | os.PathLike[str]) -> tuple[int, int]:
     """
     st = os.stat(os.path.join(os.fspath(path), MANIFEST))
     return st.st_mtime_ns, st.st_size
+
+
+def verify_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Raises `CheckpointError` unless the checkpoint's manifest reads and its
+    arrays match the manifest's sha256."""
+    path = os.fspath(path)
+    _read_verified(path, load_manifest(path))
+
+
+def newest_usable_checkpoint(
+    model_dir: str | os.PathLike[str], verified: dict[Any, bool] | None = None
+) -> str | None:
+    """The newest checkpoint of `model_dir` that verifies, or None.
+
+    A damaged newer checkpoint (bad checksum, missing manifest or arrays) is
+    skipped with a warning naming it and the checkpoint used instead, never
+    silently. `verified` caches verdicts by (path, stamp) between calls.
+    """
+    model_dir = os.fspath(model_dir)
+    newest = latest_checkpoint(model_dir)
+    candidates = [newest] if newest else []
+    candidates += [p for p in reversed(all_checkpoints(model_dir)) if p != newest]
+    damaged = []
+    for path in candidates:
+        try:
+            key = (path, checkpoint_stamp(path))
+        except OSError:
+            damaged.append(f"{path} (missing)")
+            continue
+        ok = verified.get(key) if verified is not None else None
+        if ok is None:
+            try:
+                verify_checkpoint(path)
+                ok = True
+            except CheckpointError as e:
+                ok = False
+                damaged.append(str(e))
+            if verified is not None:
+                verified[key] = ok
+        if ok:
+            if damaged:
+                logger.warning(
+                    "Skipping damaged checkpoint(s): %s; using %s instead.",
+                    "; ".join(damaged),
+                    path,
+                )
+            return path
+    if damaged:
+        logger.warning("No usable checkpoint in %s: %s", model_dir, "; ".join(damaged))
+    return None

@@ -190,7 +190,9 @@ class _CheckpointSource:
         self.checkpoint_path = checkpoint_path
 
     def stamp(self) -> tuple[str | None, Any]:
-        path = self.checkpoint_path or checkpoints.latest_checkpoint(self.model_dir)
+        path = self.checkpoint_path or checkpoints.newest_usable_checkpoint(
+            self.model_dir, self.runner.verified_checkpoints
+        )
         return path, checkpoints.checkpoint_stamp(path) if path else None
 
     def describe(self, stamp: Any) -> str | None:

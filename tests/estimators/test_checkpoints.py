@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 
@@ -16,6 +17,7 @@ import safetensors.numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import estimators as est
 from estimators.checkpoints import (
     CheckpointError,
     all_checkpoints,
@@ -368,3 +370,52 @@ def test_any_shapes_and_dtypes_round_trip(shapes, dtype_index):
         save_checkpoint(model_dir, 0, tree)
         restored, _ = restore_checkpoint(model_dir, _template(tree))
     _assert_trees_equal(restored, tree)
+
+
+def _damage(path):
+    arrays = os.path.join(path, "state.safetensors")
+    with open(arrays, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 0xFF]))
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_good_one(
+    tmp_path, blobs, caplog
+):
+    from support import classifier_model_fn, fast_config
+
+    x, y = blobs
+    model = est.Estimator(
+        classifier_model_fn,
+        model_dir=str(tmp_path),
+        config=fast_config(save_checkpoints_steps=5),
+        params={"n_classes": 3},
+    )
+    data = lambda: est.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(30)  # noqa: E731
+    model.train(lambda: data().repeat(), steps=10)
+    newest = est.checkpoints.latest_checkpoint(str(tmp_path))
+    assert newest.endswith("ckpt-10")
+    _damage(newest)
+    with caplog.at_level(logging.WARNING, logger="estimators"):
+        assert model.latest_checkpoint().endswith("ckpt-5")
+        assert model.evaluate(data)["global_step"] == 5
+        next(model.predict(lambda: {"x": x[:2]}))
+    assert "ckpt-10" in caplog.text and "checksum mismatch" in caplog.text
+    assert "using" in caplog.text and "ckpt-5" in caplog.text
+    # Training resumes from the good one and writes past the damaged one.
+    model.train(lambda: data().repeat(), steps=6)
+    assert model.latest_checkpoint().endswith("ckpt-11")
+
+
+def test_a_missing_manifest_is_reported_and_empty_folders_are_cleaned(tmp_path, caplog):
+    for step in (1, 2):
+        est.checkpoints.save_checkpoint(str(tmp_path), step, {"w": np.zeros(2)})
+    os.remove(tmp_path / "ckpt-2" / "manifest.json")
+    with caplog.at_level(logging.WARNING, logger="estimators"):
+        assert est.checkpoints.latest_checkpoint(str(tmp_path)).endswith("ckpt-1")
+    assert "ckpt-2" in caplog.text and "no manifest" in caplog.text
+    os.makedirs(tmp_path / "ckpt-7")  # left by a kill while pruning
+    est.checkpoints.save_checkpoint(str(tmp_path), 3, {"w": np.zeros(2)})
+    assert not (tmp_path / "ckpt-7").exists() and not (tmp_path / "ckpt-2").exists()
