@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -93,16 +92,7 @@ class Estimator:
             raise TypeError(
                 f"`config` must be an est.RunConfig, got {type(config).__name__}."
             )
-        model_dir = os.fspath(model_dir) if model_dir is not None else None
-        if model_dir and config.model_dir and model_dir != config.model_dir:
-            raise ValueError(
-                f"`model_dir` ({model_dir!r}) and `config.model_dir` "
-                f"({config.model_dir!r}) differ; give one of them."
-            )
-        model_dir = model_dir or config.model_dir
-        if model_dir is None:
-            model_dir = tempfile.mkdtemp(prefix="estimator-")
-            logger.warning("Using temporary folder as model directory: %s", model_dir)
+        model_dir = config.resolve_model_dir(model_dir)
         self._model_dir = model_dir
         self._config = config.replace(model_dir=model_dir)
         self._params = dict(params) if params is not None else {}

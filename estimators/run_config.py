@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
+import tempfile
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from estimators._compat import TFCompatWarning, warn_tf_spelling
+
+logger = logging.getLogger("estimators")
 
 __all__ = ["RunConfig"]
 
@@ -161,6 +166,26 @@ class RunConfig:
     def seed(self) -> int:
         """The effective random seed."""
         return 0 if self.random_seed is None else int(self.random_seed)
+
+    def resolve_model_dir(self, model_dir: str | os.PathLike[str] | None) -> str:
+        """The model_dir an Estimator uses: `model_dir`, else this config's, else
+        a new temporary folder (with a warning, as tf did).
+
+        Example:
+            >>> RunConfig(model_dir="/tmp/m").resolve_model_dir(None)
+            '/tmp/m'
+        """
+        model_dir = os.fspath(model_dir) if model_dir is not None else None
+        if model_dir and self.model_dir and model_dir != self.model_dir:
+            raise ValueError(
+                f"`model_dir` ({model_dir!r}) and `config.model_dir` "
+                f"({self.model_dir!r}) differ; give one of them."
+            )
+        model_dir = model_dir or self.model_dir
+        if model_dir is None:
+            model_dir = tempfile.mkdtemp(prefix="estimator-")
+            logger.warning("Using temporary folder as model directory: %s", model_dir)
+        return model_dir
 
     def replace(self, **kwargs: Any) -> RunConfig:
         """Returns a copy with the given fields changed.
