@@ -186,10 +186,9 @@ def test_dnn_estimator_takes_any_head(tmp_path, toy, columns):
         "loss",
         "global_step",
     }
-    assert set(next(estimator.predict(lambda: toy["features"]))) == {
-        "logits",
-        "probabilities",
-    }
+    prediction = next(estimator.predict(lambda: toy["features"]))
+    assert set(prediction) == {"logits", "probabilities", "classes"}
+    assert prediction["classes"].tolist() == ["0", "1", "2"]
     with pytest.raises(TypeError, match="`head` must be an est.heads.Head"):
         canned.DNNEstimator("multi_label", [8], [columns["x"]])
 
