@@ -36,6 +36,7 @@ from estimators.estimator import Estimator
 from estimators.export import Predictor
 from estimators.export import build_parsing_serving_input_receiver_fn
 from estimators.export import build_raw_serving_input_receiver_fn
+from estimators.extenders import add_metrics
 from estimators.hooks import CheckpointSaverListener
 from estimators.hooks import Hook
 from estimators.hooks import LoggingHook
@@ -96,6 +97,7 @@ __all__ = [
     "TrainState",
     "WarmStartReport",
     "WarmStartSettings",
+    "add_metrics",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "canned",

@@ -169,6 +169,11 @@ class Estimator:
         return self._feature_columns
 
     @property
+    def label_transform(self) -> Callable[[Any], Any] | None:
+        """The host mapping applied to each batch of labels, or None."""
+        return self._label_transform
+
+    @property
     def prediction_transform(self) -> Callable[[Any], Any] | None:
         """The host mapping applied to each batch of predictions, or None."""
         return self._prediction_transform

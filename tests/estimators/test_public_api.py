@@ -66,6 +66,7 @@ PINNED = [
     "TrainState",
     "WarmStartReport",
     "WarmStartSettings",
+    "add_metrics",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "canned",
