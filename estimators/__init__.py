@@ -38,6 +38,7 @@ from estimators.export import Predictor
 from estimators.flax_module import load_flax_variables
 from estimators.export import build_parsing_serving_input_receiver_fn
 from estimators.export import build_raw_serving_input_receiver_fn
+from estimators.extenders import add_metrics
 from estimators.hooks import CheckpointSaverListener
 from estimators.hooks import Hook
 from estimators.hooks import LoggingHook
@@ -107,6 +108,7 @@ __all__ = [
     "WarmStartReport",
     "WarmStartSettings",
     "WarmStartWarning",
+    "add_metrics",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "canned",

@@ -148,6 +148,11 @@ class Estimator:
         return self._runner.feature_columns
 
     @property
+    def label_transform(self) -> Callable[[Any], Any] | None:
+        """The host mapping applied to each batch of labels, or None."""
+        return self._runner.label_transform
+
+    @property
     def prediction_transform(self) -> Callable[[Any], Any] | None:
         """The host mapping applied to each batch of predictions, or None."""
         return self._runner.prediction_transform

@@ -16,7 +16,9 @@ Example:
 from estimators.heads.base import Head
 from estimators.heads.binary_class import BinaryClassHead
 from estimators.heads.keys import MetricKeys, PredictionKeys
+from estimators.heads.logistic_regression import LogisticRegressionHead
 from estimators.heads.multi_class import MultiClassHead
+from estimators.heads.multi_head import MultiHead
 from estimators.heads.multi_label import MultiLabelHead
 from estimators.heads.poisson_regression import PoissonRegressionHead
 from estimators.heads.regression import RegressionHead
@@ -24,8 +26,10 @@ from estimators.heads.regression import RegressionHead
 __all__ = [
     "BinaryClassHead",
     "Head",
+    "LogisticRegressionHead",
     "MetricKeys",
     "MultiClassHead",
+    "MultiHead",
     "MultiLabelHead",
     "PoissonRegressionHead",
     "PredictionKeys",

@@ -16,14 +16,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from estimators import losses
+from estimators import losses, metrics
+from estimators.heads._weights import check_weight_column, example_weights
+from estimators.heads.keys import MetricKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
 from estimators.mode_keys import ModeKeys
 from estimators.spec import EstimatorSpec
 from estimators.typing import Array, Features
 
-__all__ = ["Head"]
+__all__ = ["Head", "check_loss_reduction", "select"]
 
 _REDUCTIONS = tuple(r for r in Reduction if r != Reduction.NONE)
 
@@ -58,18 +60,6 @@ def check_loss_reduction(loss_reduction: Reduction | str) -> Reduction:
     return reduction
 
 
-def _weight_key(weight_column: Any) -> str | None:
-    if weight_column is None or isinstance(weight_column, str):
-        return weight_column
-    name = getattr(weight_column, "name", None)
-    if not isinstance(name, str):
-        raise TypeError(
-            "`weight_column` must be a feature name or a numeric_column, got "
-            f"{type(weight_column).__name__}."
-        )
-    return name
-
-
 def select(predictions: dict[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
     """The entries of `predictions` named by `keys` (all when None), plain-str keyed."""
     predictions = {str(k): v for k, v in predictions.items()}
@@ -86,12 +76,19 @@ def select(predictions: dict[str, Any], keys: Sequence[str] | None) -> dict[str,
 class Head(abc.ABC):
     """Base of the heads: loss, predictions and metrics for one kind of problem.
 
+    Logits are `[D0, ..., DN, logits_dimension]`, most often
+    `[batch_size, logits_dimension]`; labels and weights follow the leading axes.
+
     Args:
-        weight_column: A feature name or `fc.numeric_column` whose values weight
-            each example in the loss and the metrics. Default None (weight 1).
+        weight_column: A feature name or `fc.numeric_column` (whose
+            `normalizer_fn` is applied) whose values weight each example in the
+            loss and the metrics. Default None (weight 1).
         loss_reduction: How the weighted per-example losses of a batch become the
-            training loss, an `est.losses.Reduction`; default
-            `SUM_OVER_BATCH_SIZE` (their sum divided by the number of elements).
+            training loss: tf 2's "sum_over_batch_size" (default; their sum
+            divided by the number of elements) or "sum", or an
+            `est.losses.Reduction`.
+        name: The head's name; metric keys get the suffix `"/" + name`
+            (`average_loss/name`), as in tf. Needed inside a `MultiHead`.
 
     Example:
         >>> import flax.linen as nn, optax
@@ -106,20 +103,34 @@ class Head(abc.ABC):
         ...                            prediction_transform=head.transform_predictions)
     """
 
+    # Whether weights may have one value per logit (`[D0, ..., DN, d]`).
+    _per_logit_weights = False
+
     def __init__(
         self,
         *,
         weight_column: Any = None,
         loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
+        name: str | None = None,
     ) -> None:
+        check_weight_column(weight_column)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(
+                f"`name` must be a non-empty string or None, got {name!r}."
+            )
         self._weight_column = weight_column
-        self._weight_key = _weight_key(weight_column)
         self._loss_reduction = check_loss_reduction(loss_reduction)
+        self._name = name
 
     @property
     @abc.abstractmethod
     def logits_dimension(self) -> int:
         """The size of the last axis of the logits the head expects."""
+
+    @property
+    def name(self) -> str | None:
+        """The head's name (the suffix of its metric keys), or None."""
+        return self._name
 
     @property
     def weight_column(self) -> Any:
@@ -145,7 +156,7 @@ class Head(abc.ABC):
 
     @abc.abstractmethod
     def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
-        """Per-example (or per-element) losses, `[B, k]`."""
+        """Per-example (or per-element) losses, `[D0, ..., DN, k]`."""
 
     @abc.abstractmethod
     def _metrics(
@@ -155,37 +166,28 @@ class Head(abc.ABC):
         unreduced_loss: jax.Array,
         weights: jax.Array | None,
     ) -> dict[str, Metric]:
-        """The evaluation metrics of one batch."""
+        """The evaluation metrics of one batch, under unsuffixed keys."""
+
+    def _summary_key(self, key: str) -> str:
+        """`key`, suffixed with `"/" + name` when the head has a name (tf's rule)."""
+        return f"{key}/{self._name}" if self._name else str(key)
 
     def _logits(self, logits: Array) -> jax.Array:
         logits = jnp.asarray(logits, jnp.float32)
         d = self.logits_dimension
         if logits.ndim == 1 and d == 1:
             logits = logits[:, None]
-        if logits.ndim != 2 or logits.shape[1] != d:
+        if logits.ndim < 2 or logits.shape[-1] != d:
             raise ValueError(
-                f"logits of shape {logits.shape} do not fit the head: expected "
-                f"[batch_size, {d}] (logits_dimension {d})."
+                f"logits of shape {list(logits.shape)} do not fit the head: expected "
+                f"[batch_size, {d}] or [D0, ..., DN, {d}] (logits_dimension {d})."
             )
         return logits
 
-    def _weights(self, features: Features | None, batch_size: int) -> jax.Array | None:
-        if self._weight_key is None:
-            return None
-        if features is None:
-            raise ValueError(
-                f"the head has weight_column {self._weight_key!r} but no features "
-                "were given to read it from."
-            )
-        weights = jnp.asarray(features[self._weight_key], jnp.float32)
-        if weights.ndim == 2 and weights.shape[1] == 1:
-            weights = weights[:, 0]
-        if weights.shape != (batch_size,):
-            raise ValueError(
-                f"weight_column {self._weight_key!r} must give one weight per example,"
-                f" shape [{batch_size}] or [{batch_size}, 1]; got {weights.shape}."
-            )
-        return weights
+    def _weights(self, features: Features | None, logits: jax.Array) -> Any:
+        return example_weights(
+            features, self._weight_column, logits, per_logit=self._per_logit_weights
+        )
 
     def loss(
         self,
@@ -193,19 +195,23 @@ class Head(abc.ABC):
         logits: Array,
         features: Features | None = None,
         mode: ModeKeys | str | None = None,
+        regularization_losses: Sequence[Array] | None = None,
     ) -> jax.Array:
-        """The training loss: weighted per-example losses, reduced.
+        """The training loss: weighted per-example losses, reduced, plus the
+        regularization losses.
 
         Args:
             labels: The batch's labels (class ids for classifiers).
-            logits: `[B, logits_dimension]` logits.
+            logits: `[D0, ..., DN, logits_dimension]` logits.
             features: The features, read for `weight_column`.
             mode: Unused; kept for tf.estimator's signature.
+            regularization_losses: Scalars added to the loss.
         """
         del mode
         logits = self._logits(logits)
         unreduced = self._unreduced_loss(self._labels(labels, logits), logits)
-        return self._training_loss(unreduced, self._weights(features, len(logits)))
+        loss = self._training_loss(unreduced, self._weights(features, logits))
+        return _regularized(loss, regularization_losses)
 
     def _training_loss(
         self, unreduced: jax.Array, weights: jax.Array | None
@@ -215,15 +221,35 @@ class Head(abc.ABC):
         )
 
     def metrics(
-        self, labels: Array, logits: Array, features: Features | None = None
+        self,
+        labels: Array,
+        logits: Array,
+        features: Features | None = None,
+        regularization_losses: Sequence[Array] | None = None,
     ) -> dict[str, Metric]:
-        """The evaluation metrics of one batch (`loss` is added by the Estimator)."""
+        """The evaluation metrics of one batch (`loss` is added by the Estimator);
+        with `regularization_losses`, also `regularization_loss` (their sum)."""
         logits = self._logits(logits)
         labels = self._labels(labels, logits)
         unreduced = self._unreduced_loss(labels, logits)
-        weights = self._weights(features, len(logits))
-        found = self._metrics(labels, logits, unreduced, weights)
-        return {str(k): v for k, v in found.items()}
+        weights = self._weights(features, logits)
+        return self._named_metrics(
+            labels, logits, unreduced, weights, regularization_losses
+        )
+
+    def _named_metrics(
+        self,
+        labels: jax.Array,
+        logits: jax.Array,
+        unreduced: jax.Array,
+        weights: jax.Array | None,
+        regularization_losses: Sequence[Array] | None,
+    ) -> dict[str, Metric]:
+        found = dict(self._metrics(labels, logits, unreduced, weights))
+        if regularization_losses is not None:
+            total = _regularized(jnp.zeros((), jnp.float32), regularization_losses)
+            found[MetricKeys.LOSS_REGULARIZATION] = metrics.mean(total)
+        return {self._summary_key(k): v for k, v in found.items()}
 
     def create_estimator_spec(
         self,
@@ -239,10 +265,11 @@ class Head(abc.ABC):
         Args:
             features: The model_fn's features (read for `weight_column`).
             mode: The model_fn's mode.
-            logits: `[B, logits_dimension]` logits.
+            logits: `[D0, ..., DN, logits_dimension]` logits.
             labels: The model_fn's labels; required in TRAIN and EVAL.
             optimizer: An optax GradientTransformation; required in TRAIN.
-            regularization_losses: Scalars added to the training loss.
+            regularization_losses: Scalars added to the training loss; in EVAL
+                their sum is also reported as `regularization_loss`.
 
         Example:
             >>> from estimators.heads import RegressionHead
@@ -259,16 +286,17 @@ class Head(abc.ABC):
         if labels is None:
             raise ValueError(f"the head needs labels in {mode.name} mode, got None.")
         labels = self._labels(labels, logits)
-        weights = self._weights(features, logits.shape[0])
+        weights = self._weights(features, logits)
         unreduced = self._unreduced_loss(labels, logits)
-        loss = self._training_loss(unreduced, weights)
-        for extra in regularization_losses or ():
-            loss = loss + jnp.asarray(extra, jnp.float32)
+        loss = _regularized(
+            self._training_loss(unreduced, weights), regularization_losses
+        )
         if mode == ModeKeys.EVAL:
-            found = self._metrics(labels, logits, unreduced, weights)
-            metrics = {str(k): v for k, v in found.items()}
+            found = self._named_metrics(
+                labels, logits, unreduced, weights, regularization_losses
+            )
             return EstimatorSpec(
-                mode, predictions=predictions, loss=loss, eval_metric_ops=metrics
+                mode, predictions=predictions, loss=loss, eval_metric_ops=found
             )
         if optimizer is None:
             raise ValueError(
@@ -290,3 +318,11 @@ class Head(abc.ABC):
     ) -> Mapping[str, Any]:
         """Maps a batch's predictions on the host after the model; default unchanged."""
         return predictions
+
+
+def _regularized(
+    loss: jax.Array, regularization_losses: Sequence[Array] | None
+) -> jax.Array:
+    for extra in regularization_losses or ():
+        loss = loss + jnp.asarray(extra, jnp.float32)
+    return loss

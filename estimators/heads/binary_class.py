@@ -7,9 +7,12 @@ from typing import Any, final
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pyarrow as pa
 
 from estimators import losses, metrics
-from estimators.heads._labels import ClassLabels
+from estimators.heads._labels import ClassLabels, host_array
+from estimators.heads._weights import labels_like_logits
 from estimators.heads.base import Head, select
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
@@ -60,7 +63,10 @@ class BinaryClassHead(Head):
     """A head for binary classification: one logit per example.
 
     The loss is the sigmoid cross-entropy of the logit; class 1 is predicted when
-    the logit is > 0 (probability > 0.5). Evaluation reports tf.estimator's keys:
+    the logit is > 0 (probability > 0.5). Without a `label_vocabulary`, labels
+    are class ids 0/1 or, as in tf, probabilities in [0, 1] (soft labels such as
+    0.8). Logits are `[batch_size, 1]` or `[D0, ..., DN, 1]`, with labels and
+    weights `[D0, ..., DN]` or `[D0, ..., DN, 1]`. Evaluation reports tf.estimator's keys:
     accuracy, accuracy_baseline, auc, auc_precision_recall, average_loss,
     label/mean, precision, prediction/mean, recall (plus the `Estimator`'s loss
     and global_step), and per-threshold accuracy, precision and recall when
@@ -73,10 +79,11 @@ class BinaryClassHead(Head):
         thresholds: Probabilities in (0, 1) at which to also report accuracy,
             precision and recall. Default None.
         label_vocabulary: The two class names; labels are then strings. Default
-            None: labels are 0/1 (int, float or bool).
+            None: labels are 0/1 (int or bool) or probabilities in [0, 1].
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
         loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses
             replacing the sigmoid cross-entropy; labels are float32 `[B, 1]`.
+        name: Suffix of the metric keys (`auc/name`); needed in a `MultiHead`.
 
     Example:
         >>> head = BinaryClassHead()
@@ -94,8 +101,11 @@ class BinaryClassHead(Head):
         label_vocabulary: Sequence[str] | None = None,
         loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
         loss_fn: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+        name: str | None = None,
     ) -> None:
-        super().__init__(weight_column=weight_column, loss_reduction=loss_reduction)
+        super().__init__(
+            weight_column=weight_column, loss_reduction=loss_reduction, name=name
+        )
         self._classes = ClassLabels(2, label_vocabulary)
         self._thresholds = check_thresholds(thresholds)
         self._loss_fn = loss_fn
@@ -130,14 +140,15 @@ class BinaryClassHead(Head):
         """logits, logistic, probabilities, class_ids, classes, all_class_ids,
         all_classes; `classes` hold ids until `transform_predictions` names them."""
         logits = self._logits(logits)
-        two_class = jnp.concatenate([jnp.zeros_like(logits), logits], axis=1)
-        class_ids = jnp.argmax(two_class, axis=1).astype(jnp.int32)[:, None]
-        all_ids = jnp.broadcast_to(jnp.arange(2, dtype=jnp.int32), two_class.shape)
+        two_class = jnp.concatenate([jnp.zeros_like(logits), logits], axis=-1)
+        class_ids = jnp.argmax(two_class, axis=-1).astype(jnp.int32)[..., None]
+        # tf tiles the class ids over the leading axis only: [D0, 2].
+        all_ids = jnp.broadcast_to(jnp.arange(2, dtype=jnp.int32), (logits.shape[0], 2))
         return select(
             {
                 PredictionKeys.LOGITS: logits,
                 PredictionKeys.LOGISTIC: jax.nn.sigmoid(logits),
-                PredictionKeys.PROBABILITIES: jax.nn.softmax(two_class, axis=1),
+                PredictionKeys.PROBABILITIES: jax.nn.softmax(two_class, axis=-1),
                 PredictionKeys.CLASS_IDS: class_ids,
                 PredictionKeys.CLASSES: class_ids,
                 PredictionKeys.ALL_CLASS_IDS: all_ids,
@@ -147,14 +158,7 @@ class BinaryClassHead(Head):
         )
 
     def _labels(self, labels: Array, logits: jax.Array) -> jax.Array:
-        labels = jnp.asarray(labels)
-        if labels.ndim == 1:
-            labels = labels[:, None]
-        if labels.shape != logits.shape:
-            raise ValueError(
-                f"labels of shape {labels.shape} do not fit a binary head: expected "
-                f"[{logits.shape[0]}] or [{logits.shape[0]}, 1] class ids."
-            )
+        labels = labels_like_logits(labels, logits, 1, "binary head")
         return labels.astype(jnp.float32)
 
     def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
@@ -186,9 +190,26 @@ class BinaryClassHead(Head):
         }
 
     def transform_labels(self, labels: Any) -> Any:
-        """Labels as int32 class ids (names looked up in `label_vocabulary`)."""
+        """Labels as int32 class ids (names looked up in `label_vocabulary`), or
+        float32 probabilities when given as floats in [0, 1]."""
+        if not self._classes.has_vocabulary:
+            values = host_array(labels)
+            if not isinstance(values, pa.Array) and values.dtype.kind == "f":
+                return _probabilities(values)
         return self._classes.to_ids(labels)
 
     def transform_predictions(self, predictions: Mapping[str, Any]) -> dict[str, Any]:
         """Predictions with `classes` and `all_classes` as class-name strings."""
         return self._classes.name_predictions(predictions)
+
+
+def _probabilities(values: np.ndarray) -> np.ndarray:
+    """Float labels checked to lie in [0, 1] (tf: "Labels must be <= 2 - 1")."""
+    bad = ~((values >= 0) & (values <= 1))
+    if np.any(bad):
+        at = int(np.argwhere(bad)[0][0])
+        raise ValueError(
+            "binary labels must be class ids 0/1 or probabilities in [0, 1], got "
+            f"{values.reshape(len(values), -1)[at].tolist()} (row {at})."
+        )
+    return values.astype(np.float32)

@@ -28,7 +28,8 @@ class PredictionKeys(enum.StrEnum):
 class MetricKeys(enum.StrEnum):
     """Keys of the metrics that heads report in `evaluate()`.
 
-    The `*_AT_THRESHOLD` members are %-templates for one threshold.
+    The `*_AT_THRESHOLD` members are %-templates for one threshold, the
+    `*_AT_CLASS` ones for a class id and the `*_AT_NAME` ones for a class name.
 
     Example:
         >>> MetricKeys.ACCURACY_AT_THRESHOLD % 0.5
@@ -37,6 +38,7 @@ class MetricKeys(enum.StrEnum):
 
     LOSS = "loss"
     AVERAGE_LOSS = "average_loss"
+    LOSS_REGULARIZATION = "regularization_loss"
     ACCURACY = "accuracy"
     ACCURACY_BASELINE = "accuracy_baseline"
     PRECISION = "precision"
@@ -48,3 +50,9 @@ class MetricKeys(enum.StrEnum):
     ACCURACY_AT_THRESHOLD = "accuracy/positive_threshold_%g"
     PRECISION_AT_THRESHOLD = "precision/positive_threshold_%g"
     RECALL_AT_THRESHOLD = "recall/positive_threshold_%g"
+    PROBABILITY_MEAN_AT_CLASS = "probability_mean/class%d"
+    AUC_AT_CLASS = "auc/class%d"
+    AUC_PR_AT_CLASS = "auc_precision_recall/class%d"
+    PROBABILITY_MEAN_AT_NAME = "probability_mean/%s"
+    AUC_AT_NAME = "auc/%s"
+    AUC_PR_AT_NAME = "auc_precision_recall/%s"

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from estimators import losses, metrics
 from estimators.heads._labels import ClassLabels
+from estimators.heads._weights import labels_like_logits
 from estimators.heads.base import Head, select
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
@@ -26,6 +27,8 @@ class MultiClassHead(Head):
     The loss is the softmax cross-entropy of the logits against the class ids;
     the predicted class is the argmax. Evaluation reports tf.estimator's keys:
     accuracy and average_loss (plus the `Estimator`'s loss and global_step).
+    Logits are `[batch_size, n_classes]` or `[D0, ..., DN, n_classes]`, with
+    labels and weights `[D0, ..., DN]` or `[D0, ..., DN, 1]`.
 
     Args:
         n_classes: Number of classes, > 2 (use `BinaryClassHead` for two).
@@ -36,6 +39,8 @@ class MultiClassHead(Head):
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
         loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses
             replacing the cross-entropy; labels are int32 `[B, 1]` ids.
+        name: Suffix of the metric keys (`accuracy/name`); needed in a
+            `MultiHead`.
 
     Example:
         >>> head = MultiClassHead(3)
@@ -53,6 +58,7 @@ class MultiClassHead(Head):
         label_vocabulary: Sequence[str] | None = None,
         loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
         loss_fn: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+        name: str | None = None,
     ) -> None:
         if (
             isinstance(n_classes, bool)
@@ -63,7 +69,9 @@ class MultiClassHead(Head):
                 f"`n_classes` must be an int > 2, got {n_classes!r}; use "
                 "BinaryClassHead for two classes."
             )
-        super().__init__(weight_column=weight_column, loss_reduction=loss_reduction)
+        super().__init__(
+            weight_column=weight_column, loss_reduction=loss_reduction, name=name
+        )
         self._classes = ClassLabels(n_classes, label_vocabulary)
         self._loss_fn = loss_fn
 
@@ -92,14 +100,16 @@ class MultiClassHead(Head):
         """logits, probabilities, class_ids, classes, all_class_ids, all_classes;
         `classes` hold ids until `transform_predictions` names them."""
         logits = self._logits(logits)
-        class_ids = jnp.argmax(logits, axis=1).astype(jnp.int32)[:, None]
+        class_ids = jnp.argmax(logits, axis=-1).astype(jnp.int32)[..., None]
+        # tf tiles the class ids over the leading axis only: [D0, n_classes].
         all_ids = jnp.broadcast_to(
-            jnp.arange(self.n_classes, dtype=jnp.int32), logits.shape
+            jnp.arange(self.n_classes, dtype=jnp.int32),
+            (logits.shape[0], self.n_classes),
         )
         return select(
             {
                 PredictionKeys.LOGITS: logits,
-                PredictionKeys.PROBABILITIES: jax.nn.softmax(logits, axis=1),
+                PredictionKeys.PROBABILITIES: jax.nn.softmax(logits, axis=-1),
                 PredictionKeys.CLASS_IDS: class_ids,
                 PredictionKeys.CLASSES: class_ids,
                 PredictionKeys.ALL_CLASS_IDS: all_ids,
@@ -109,14 +119,7 @@ class MultiClassHead(Head):
         )
 
     def _labels(self, labels: Array, logits: jax.Array) -> jax.Array:
-        labels = jnp.asarray(labels)
-        if labels.ndim == 1:
-            labels = labels[:, None]
-        if labels.shape != (logits.shape[0], 1):
-            raise ValueError(
-                f"labels of shape {labels.shape} do not fit a multi-class head: "
-                f"expected [{logits.shape[0]}] or [{logits.shape[0]}, 1] class ids."
-            )
+        labels = labels_like_logits(labels, logits, 1, "multi-class head")
         return labels.astype(jnp.int32)
 
     def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
@@ -124,7 +127,7 @@ class MultiClassHead(Head):
             return jnp.asarray(self._loss_fn(labels, logits), jnp.float32)
         return losses.sparse_softmax_cross_entropy(
             labels, logits, reduction=Reduction.NONE
-        )[:, None]
+        )[..., None]
 
     def _metrics(
         self,
@@ -133,7 +136,7 @@ class MultiClassHead(Head):
         unreduced_loss: jax.Array,
         weights: jax.Array | None,
     ) -> dict[str, Metric]:
-        class_ids = jnp.argmax(logits, axis=1).astype(jnp.int32)[:, None]
+        class_ids = jnp.argmax(logits, axis=-1).astype(jnp.int32)[..., None]
         return {
             MetricKeys.ACCURACY: metrics.accuracy(labels, class_ids, weights),
             MetricKeys.AVERAGE_LOSS: metrics.mean(unreduced_loss, weights),

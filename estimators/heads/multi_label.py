@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, final
 
 import jax
@@ -45,6 +45,9 @@ class MultiLabelHead(Head):
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
         loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses;
             labels are float32 multi-hot `[B, n_classes]`.
+        classes_for_class_based_metrics: Class ids (or names, with a
+            `label_vocabulary`) to report per-class metrics for. Default None.
+        name: Suffix of the metric keys (`auc/name`); needed in a `MultiHead`.
 
     Example:
         >>> head = MultiLabelHead(3)
@@ -64,6 +67,8 @@ class MultiLabelHead(Head):
         label_vocabulary: Sequence[str] | None = None,
         loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
         loss_fn: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+        classes_for_class_based_metrics: Sequence[int | str] | None = None,
+        name: str | None = None,
     ) -> None:
         if (
             isinstance(n_classes, bool)
@@ -71,10 +76,15 @@ class MultiLabelHead(Head):
             or n_classes < 2
         ):
             raise ValueError(f"`n_classes` must be an int >= 2, got {n_classes!r}.")
-        super().__init__(weight_column=weight_column, loss_reduction=loss_reduction)
+        super().__init__(
+            weight_column=weight_column, loss_reduction=loss_reduction, name=name
+        )
         self._classes = ClassLabels(n_classes, label_vocabulary)
         self._thresholds = check_thresholds(thresholds)
         self._loss_fn = loss_fn
+        self._metric_classes = _class_ids(
+            classes_for_class_based_metrics, n_classes, label_vocabulary
+        )
 
     @property
     def n_classes(self) -> int:
@@ -93,12 +103,18 @@ class MultiLabelHead(Head):
     def predictions(
         self, logits: Array, keys: Sequence[str] | None = None
     ) -> dict[str, jax.Array]:
-        """logits and probabilities (one sigmoid per class)."""
+        """logits, probabilities (one sigmoid per class) and classes (all class
+        ids `[D0, n_classes]`, named by `transform_predictions`)."""
         logits = self._logits(logits)
+        all_ids = jnp.broadcast_to(
+            jnp.arange(self.n_classes, dtype=jnp.int32),
+            (logits.shape[0], self.n_classes),
+        )
         return select(
             {
                 PredictionKeys.LOGITS: logits,
                 PredictionKeys.PROBABILITIES: jax.nn.sigmoid(logits),
+                PredictionKeys.CLASSES: all_ids,
             },
             keys,
         )
@@ -118,7 +134,7 @@ class MultiLabelHead(Head):
         per_class = losses.sigmoid_cross_entropy(
             labels, logits, reduction=Reduction.NONE
         )
-        return jnp.mean(per_class, axis=1, keepdims=True)
+        return jnp.mean(per_class, axis=-1, keepdims=True)
 
     def _metrics(
         self,
@@ -133,8 +149,59 @@ class MultiLabelHead(Head):
             MetricKeys.AUC: metrics.auc(labels, probabilities, weights),
             MetricKeys.AUC_PR: metrics.auc(labels, probabilities, weights, curve="PR"),
             **threshold_metrics(labels, probabilities, weights, self._thresholds),
+            **self._class_metrics(labels, probabilities, weights),
         }
+
+    def _class_metrics(
+        self, labels: jax.Array, probabilities: jax.Array, weights: jax.Array | None
+    ) -> dict[str, Metric]:
+        found: dict[str, Metric] = {}
+        for class_id in self._metric_classes:
+            if self._classes.has_vocabulary:
+                suffix, name = "_AT_NAME", self._classes.vocabulary[class_id]
+            else:
+                suffix, name = "_AT_CLASS", class_id
+            p = probabilities[..., class_id : class_id + 1]
+            y = labels[..., class_id : class_id + 1]
+            found[MetricKeys["PROBABILITY_MEAN" + suffix] % name] = metrics.mean(
+                p, weights
+            )
+            found[MetricKeys["AUC" + suffix] % name] = metrics.auc(y, p, weights)
+            found[MetricKeys["AUC_PR" + suffix] % name] = metrics.auc(
+                y, p, weights, curve="PR"
+            )
+        return found
 
     def transform_labels(self, labels: Any) -> Any:
         """Labels as int32 multi-hot `[B, n_classes]` rows."""
         return self._classes.to_multi_hot(labels)
+
+    def transform_predictions(self, predictions: Mapping[str, Any]) -> dict[str, Any]:
+        """Predictions with `classes` as class-name strings."""
+        return self._classes.name_predictions(predictions)
+
+
+def _class_ids(
+    classes: Sequence[int | str] | None,
+    n_classes: int,
+    vocabulary: Sequence[str] | None,
+) -> tuple[int, ...]:
+    """`classes_for_class_based_metrics` as class ids (names looked up)."""
+    ids = []
+    for value in classes or ():
+        if isinstance(value, str):
+            if vocabulary is None or value not in vocabulary:
+                raise ValueError(
+                    f"`classes_for_class_based_metrics`: {value!r} is not in "
+                    f"label_vocabulary {vocabulary}; give class ids or names from "
+                    "the vocabulary."
+                )
+            ids.append(list(vocabulary).index(value))
+        elif isinstance(value, bool) or not 0 <= int(value) < n_classes:
+            raise ValueError(
+                "`classes_for_class_based_metrics` must be class ids in "
+                f"[0, {n_classes}) or names, got {value!r}."
+            )
+        else:
+            ids.append(int(value))
+    return tuple(ids)

@@ -47,6 +47,7 @@ class PoissonRegressionHead(RegressionHead):
         loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
         compute_full_loss: Add the Stirling approximation of `log(labels!)`, so
             the loss is the negative log-likelihood. Default True.
+        name: Suffix of the metric keys; needed in a `MultiHead`.
 
     Example:
         >>> head = PoissonRegressionHead(compute_full_loss=False)
@@ -60,6 +61,7 @@ class PoissonRegressionHead(RegressionHead):
         weight_column: Any = None,
         loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
         compute_full_loss: bool = True,
+        name: str | None = None,
     ) -> None:
         super().__init__(
             label_dimension,
@@ -69,6 +71,7 @@ class PoissonRegressionHead(RegressionHead):
                 log_poisson_loss, compute_full_loss=compute_full_loss
             ),
             inverse_link_fn=jnp.exp,
+            name=name,
         )
 
     def transform_labels(self, labels: Any) -> Any:

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from estimators import losses, metrics
 from estimators.heads._labels import host_array
+from estimators.heads._weights import labels_like_logits
 from estimators.heads.base import Head, select
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
@@ -29,20 +30,25 @@ class RegressionHead(Head):
     The loss is the squared error between labels and logits (or `loss_fn`);
     predictions are the logits (or `inverse_link_fn(logits)`). Evaluation reports
     tf.estimator's keys: average_loss, label/mean, prediction/mean (plus the
-    `Estimator`'s loss and global_step). Not final: `PoissonRegressionHead`
-    specialises it, as in tf.estimator.
+    `Estimator`'s loss and global_step). Logits and labels are
+    `[batch_size, label_dimension]` or `[D0, ..., DN, label_dimension]`; weights
+    are per example (`[D0, ..., DN]` or `[..., 1]`) or per element (like the
+    logits). Not final: `PoissonRegressionHead` and `LogisticRegressionHead`
+    specialise it, as in tf.estimator.
 
     Args:
         label_dimension: Number of targets per example. Default 1.
         weight_column: A feature name or `fc.numeric_column` weighting each
-            example. Default None.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`
-            (the weighted sum over the batch and the targets, divided by their
-            number).
+            example, or each target with shape `[label_dimension]`. Default None.
+        loss_reduction: "sum_over_batch_size" (default: the weighted sum over the
+            batch and the targets, divided by their number), "sum", or an
+            `est.losses.Reduction`.
         loss_fn: Optional `loss_fn(labels, logits) -> [B, label_dimension]`
             element-wise losses replacing the squared error.
         inverse_link_fn: Optional map from logits to predictions (e.g. `jnp.exp`);
             with it, predictions also carry the `logits`.
+        name: Suffix of the metric keys (`average_loss/name`); needed in a
+            `MultiHead`.
 
     Example:
         >>> head = RegressionHead()
@@ -59,6 +65,7 @@ class RegressionHead(Head):
         loss_reduction: Reduction | str = Reduction.SUM_OVER_BATCH_SIZE,
         loss_fn: LossFn | None = None,
         inverse_link_fn: Callable[[jax.Array], jax.Array] | None = None,
+        name: str | None = None,
     ) -> None:
         if (
             isinstance(label_dimension, bool)
@@ -68,7 +75,9 @@ class RegressionHead(Head):
             raise ValueError(
                 f"`label_dimension` must be an int >= 1, got {label_dimension!r}."
             )
-        super().__init__(weight_column=weight_column, loss_reduction=loss_reduction)
+        super().__init__(
+            weight_column=weight_column, loss_reduction=loss_reduction, name=name
+        )
         self._label_dimension = label_dimension
         self._loss_fn = loss_fn
         self._inverse_link_fn = inverse_link_fn
@@ -81,6 +90,8 @@ class RegressionHead(Head):
     @property
     def logits_dimension(self) -> int:
         return self._label_dimension
+
+    _per_logit_weights = True
 
     def predictions(
         self, logits: Array, keys: Sequence[str] | None = None
@@ -96,15 +107,8 @@ class RegressionHead(Head):
         )
 
     def _labels(self, labels: Array, logits: jax.Array) -> jax.Array:
-        labels = jnp.asarray(labels, jnp.float32)
-        if labels.ndim == 1 and logits.shape[1] == 1:
-            labels = labels[:, None]
-        if labels.shape != logits.shape:
-            raise ValueError(
-                f"labels of shape {labels.shape} do not fit a regression head with "
-                f"label_dimension {logits.shape[1]}: expected {logits.shape}."
-            )
-        return labels
+        labels = labels_like_logits(labels, logits, logits.shape[-1], "regression head")
+        return labels.astype(jnp.float32)
 
     def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
         if self._loss_fn is not None:

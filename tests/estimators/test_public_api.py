@@ -70,6 +70,7 @@ PINNED = [
     "WarmStartReport",
     "WarmStartSettings",
     "WarmStartWarning",
+    "add_metrics",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "canned",

@@ -93,3 +93,54 @@ def complete_flow(tmp_path):
         return estimator, results, predictions
 
     return run
+
+
+def _nested(flat):
+    tree = {}
+    for name, value in flat.items():
+        *scopes, leaf = name.split("/")
+        node = tree
+        for scope in scopes:
+            node = node.setdefault(scope, {})
+        node[leaf] = value
+    return tree
+
+
+@pytest.fixture
+def create_checkpoint():
+    """`create_checkpoint(estimator, input_fn, values, global_step)`: tf's
+    `create_checkpoint` for our layout. Trains one step to write every variable,
+    then rewrites the checkpoint with `values` ({"dnn/logits/bias": [...]}, names
+    under "params/") at `global_step`."""
+    from estimators import checkpoints
+
+    def create(estimator, input_fn, values, global_step):
+        estimator.train(input_fn, steps=1)
+        arrays, manifest = checkpoints.read_checkpoint(estimator.model_dir)
+        for name, value in values.items():
+            key = f"variables/params/{name}"
+            assert key in arrays, (key, sorted(arrays))
+            value = np.asarray(value, arrays[key].dtype)
+            assert value.shape == arrays[key].shape, (key, value.shape)
+            arrays[key] = value
+        arrays["global_step"] = np.asarray(global_step, arrays["global_step"].dtype)
+        checkpoints.save_checkpoint(
+            estimator.model_dir, global_step, _nested(arrays), extra=manifest["extra"]
+        )
+
+    return create
+
+
+class LossRecorder(est.Hook):
+    """Records the training loss of every step (tf's mock optimizer's assertion)."""
+
+    def __init__(self):
+        self.losses = []
+
+    def after_step(self, context):
+        self.losses.append(float(context.loss))
+
+
+@pytest.fixture
+def loss_recorder():
+    return LossRecorder()

@@ -70,3 +70,29 @@ def test_weights_move_the_baseline_to_the_weighted_mean(tmp_path):
     assert results["average_loss"] == pytest.approx(
         18.75, abs=1e-3
     )  # (56.25 + 3 * 6.25) / 4
+
+
+# -- tf.estimator 2.15's baseline_test.py, ported ------------------------------------
+
+
+def test_tf_binary_classes_from_checkpoint_float_labels(
+    tmp_path, create_checkpoint, loss_recorder
+):
+    import optax
+
+    classifier = canned.BaselineClassifier(
+        model_dir=str(tmp_path),
+        optimizer=optax.set_to_zero(),
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        return {"age": np.array([[17.0]], np.float32)}, np.array([[0.8]], np.float32)
+
+    create_checkpoint(classifier, input_fn, {"baseline/bias": [-1.0]}, global_step=100)
+    # logits = bias = -1.
+    # loss = sigmoid_cross_entropy(logits, label)
+    # => loss = -0.8 * log(sigmoid(-1)) -0.2 * log(sigmoid(+1)) = 1.1132617
+    classifier.train(input_fn, steps=10, hooks=[loss_recorder])
+    assert loss_recorder.losses == pytest.approx([1.1132617] * 10, rel=1e-4)
+    assert classifier.get_variable_value("global_step") == 110

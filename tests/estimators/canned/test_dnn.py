@@ -188,10 +188,9 @@ def test_dnn_estimator_takes_any_head(tmp_path, toy, columns):
         "loss",
         "global_step",
     }
-    assert set(next(estimator.predict(lambda: toy["features"]))) == {
-        "logits",
-        "probabilities",
-    }
+    prediction = next(estimator.predict(lambda: toy["features"]))
+    assert set(prediction) == {"logits", "probabilities", "classes"}
+    assert prediction["classes"].tolist() == ["0", "1", "2"]
     with pytest.raises(TypeError, match="`head` must be an est.heads.Head"):
         canned.DNNEstimator("multi_label", [8], [columns["x"]])
 
@@ -231,3 +230,63 @@ def test_activation_fn_takes_keras_names_and_none(tmp_path, toy, columns, activa
 def test_an_unknown_activation_name_is_refused_with_the_names(columns):
     with pytest.raises(ValueError, match="'rellu' is not a tf.keras activation"):
         canned.DNNClassifier([4], [columns["x"]], activation_fn="rellu")
+
+
+# -- tf.estimator 2.15's dnn_testing_utils.py, ported --------------------------------
+
+# tf's checkpoint of test_one_dim_logits: hidden (2, 2), one input "age".
+TF_WEIGHTS = {
+    "dnn/hiddenlayer_0/kernel": [[0.6, 0.5]],
+    "dnn/hiddenlayer_0/bias": [0.1, -0.1],
+    "dnn/hiddenlayer_1/kernel": [[1.0, 0.8], [-0.8, -1.0]],
+    "dnn/hiddenlayer_1/bias": [0.2, -0.2],
+    "dnn/logits/kernel": [[-1.0], [1.0]],
+    "dnn/logits/bias": [0.3],
+}
+
+
+def _tf_dnn_classifier(model_dir, **kwargs):
+    return canned.DNNClassifier(
+        hidden_units=(2, 2),
+        feature_columns=[est.feature_column.numeric_column("age")],
+        model_dir=model_dir,
+        config=fast_config(random_seed=1),
+        **kwargs,
+    )
+
+
+def test_tf_float_labels_evaluate(tmp_path, create_checkpoint):
+    classifier = _tf_dnn_classifier(str(tmp_path))
+
+    def input_fn():
+        # batch_size = 2, one false label, and one true.
+        return {"age": np.array([[10.0], [10.0]], np.float32)}, np.array(
+            [[0.8], [0.4]], np.float32
+        )
+
+    create_checkpoint(classifier, input_fn, TF_WEIGHTS, global_step=100)
+    # logits = [[-2.08], [-2.08]] =>
+    # logistic = 1/(1 + exp(-logits)) = [[0.11105597], [0.11105597]]
+    # loss = (-0.8 * log(0.111) -0.2 * log(0.889)
+    #        -0.4 * log(0.111) -0.6 * log(0.889)) / 2 = 2.7314420 / 2
+    metrics = classifier.evaluate(input_fn, steps=1)
+    # tf asserts 7 places; ours is 1.3657212: two float32 ulps of the tower's
+    # arithmetic away (the exact value is 1.36572100), so 1e-6 here.
+    assert metrics["loss"] == pytest.approx(1.365721, abs=1e-6)
+    assert metrics["global_step"] == 100
+
+
+def test_tf_binary_classification_float_labels_train(
+    tmp_path, create_checkpoint, loss_recorder
+):
+    classifier = _tf_dnn_classifier(str(tmp_path), optimizer=optax.set_to_zero())
+
+    def input_fn():
+        return {"age": np.array([[10.0]], np.float32)}, np.array([[0.8]], np.float32)
+
+    create_checkpoint(classifier, input_fn, TF_WEIGHTS, global_step=100)
+    # logits = [-2.08] => probabilities = [0.889, 0.111]
+    # loss = -0.8 * log(0.111) -0.2 * log(0.889) = 1.7817210
+    classifier.train(input_fn, steps=5, hooks=[loss_recorder])
+    assert loss_recorder.losses == pytest.approx([1.7817210] * 5, rel=1e-4)
+    assert classifier.get_variable_value("global_step") == 105

@@ -106,3 +106,85 @@ def test_a_named_optimizer_gets_learning_rate_0_2_whatever_the_columns(tmp_path)
     assert bias == pytest.approx(2 * 0.2 / 4.1**0.5, rel=1e-5)
     bias = _one_step_bias(None, 30, tmp_path / "none")
     assert bias == pytest.approx(2 * 30**-0.5 / 4.1**0.5, rel=1e-5)
+
+
+# -- tf.estimator 2.15's linear_testing_utils.py, ported -----------------------------
+
+
+def test_tf_binary_classes_from_checkpoint_float_labels(
+    tmp_path, create_checkpoint, loss_recorder
+):
+    import numpy as np
+    import optax
+
+    from estimators import feature_column as fc
+
+    classifier = canned.LinearClassifier(
+        [fc.numeric_column("age")],
+        model_dir=str(tmp_path),
+        optimizer=optax.set_to_zero(),
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        return {"age": np.array([[17.0]], np.float32)}, np.array([[0.8]], np.float32)
+
+    create_checkpoint(
+        classifier,
+        input_fn,
+        {
+            "linear/linear_model/age/weights": [[2.0]],
+            "linear/linear_model/bias_weights": [-35.0],
+        },
+        global_step=100,
+    )
+    # logits = age * age_weight + bias = 17 * 2. - 35. = -1.
+    # loss = sigmoid_cross_entropy(logits, label)
+    # => loss = -0.8 * log(sigmoid(-1)) -0.2 * log(sigmoid(+1)) = 1.1132617
+    classifier.train(input_fn, steps=10, hooks=[loss_recorder])
+    assert loss_recorder.losses == pytest.approx([1.1132617] * 10, rel=1e-4)
+    assert classifier.get_variable_value("global_step") == 110
+
+
+def test_tf_weight_column_normalizer_in_linear_regressor_evaluate(
+    tmp_path, create_checkpoint
+):
+    import numpy as np
+
+    from estimators import feature_column as fc
+
+    # An identity column gives each example its own logit: 45, 41, 44 (tf's
+    # regression_head_test numbers), bias 0.
+    example = fc.categorical_column_with_identity("example", num_buckets=3)
+    regressor = canned.LinearRegressor(
+        [example],
+        model_dir=str(tmp_path),
+        weight_column=fc.numeric_column(
+            "label_weights", normalizer_fn=lambda x: x + 1.0
+        ),
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        features = {
+            "example": np.array([0, 1, 2]),
+            "label_weights": np.array([0.0, -0.9, 0.5], np.float32),
+        }
+        return features, np.array([35.0, 42.0, 45.0], np.float32)
+
+    create_checkpoint(
+        regressor,
+        input_fn,
+        {
+            "linear/linear_model/example/weights": [[45.0], [41.0], [44.0]],
+            "linear/linear_model/bias_weights": [0.0],
+        },
+        global_step=100,
+    )
+    results = regressor.evaluate(input_fn, steps=1)
+    # weights = label_weights + 1 = [1, .1, 1.5]
+    # weighted_loss = 1*(35-45)^2 + .1*(42-41)^2 + 1.5*(45-44)^2 = 101.6
+    # loss = weighted_loss / batch_size = 101.6 / 3 = 33.8666667
+    assert results["loss"] == pytest.approx(33.8666667, rel=1e-6)
+    # loss_mean = weighted_loss/(1+.1+1.5) = 101.6/2.6 = 39.0769231
+    assert results["average_loss"] == pytest.approx(39.0769231, rel=1e-6)

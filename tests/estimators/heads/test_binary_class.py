@@ -138,7 +138,148 @@ def test_bad_arguments_and_shapes_are_named():
         BinaryClassHead(loss_reduction="none")
     with pytest.raises(ValueError, match=r"expected \[batch_size, 1\]"):
         BinaryClassHead().predictions(jnp.zeros((3, 2)))
-    with pytest.raises(ValueError, match="weight_column 'w' must give one weight"):
+    with pytest.raises(
+        ValueError, match=r"weight_column 'w': weights shape must be \[3\] or \[3, 1\]"
+    ):
         BinaryClassHead(weight_column="w").loss(LABELS, LOGITS, {"w": jnp.ones((3, 2))})
     with pytest.raises(ValueError, match="needs an `optimizer`"):
         BinaryClassHead().create_estimator_spec({}, "train", LOGITS, LABELS)
+
+
+# -- tf.estimator 2.15's binary_class_head_test.py, ported --------------------------
+
+TF_LOGITS = np.array([[45.0], [-41.0]], np.float32)
+TF_LABELS = np.array([[1], [1]], np.int32)
+
+
+def test_tf_eval_metric_ops_with_head_name():
+    head = BinaryClassHead(name="some_binary_head")
+    spec = head.create_estimator_spec({}, "eval", TF_LOGITS, TF_LABELS)
+    assert set(spec.eval_metric_ops) == {
+        f"{key}/some_binary_head"
+        for key in (
+            "average_loss",
+            "accuracy",
+            "precision",
+            "recall",
+            "prediction/mean",
+            "label/mean",
+            "accuracy_baseline",
+            "auc",
+            "auc_precision_recall",
+        )
+    }
+
+
+def test_tf_eval_with_regularization_losses():
+    spec = BinaryClassHead().create_estimator_spec(
+        {}, "eval", TF_LOGITS, TF_LABELS, regularization_losses=[1.5, 0.5]
+    )
+    # unregularized_loss = sum(cross_entropy(labels, logits)) / batch_size
+    #                    = sum(0, 41) / 2 = 20.5; regularization = 1.5 + 0.5 = 2
+    assert float(spec.loss) == pytest.approx(20.5 + 2.0, rel=1e-6)
+    assert results(spec) == pytest.approx(
+        {
+            "average_loss": 20.5,
+            "regularization_loss": 2.0,
+            "accuracy": 1.0 / 2,
+            "precision": 1.0,
+            "recall": 1.0 / 2,
+            "prediction/mean": 1.0 / 2,
+            "label/mean": 2.0 / 2,
+            "accuracy_baseline": 2.0 / 2,
+            "auc": 0.0,
+            "auc_precision_recall": 1.0,
+        },
+        rel=1e-6,
+        abs=1e-6,
+    )
+
+
+SOFT_LOGITS = np.array([[0.5], [-0.3]], np.float32)
+SOFT_LABELS = np.array([[0.8], [0.4]], np.float32)
+
+
+def test_tf_float_labels_train_create_loss():
+    head = BinaryClassHead()
+    labels = head.transform_labels(SOFT_LABELS)
+    # loss = cross_entropy(labels, logits)
+    #      = [-0.8 * log(sigmoid(0.5)) -0.2 * log(sigmoid(-0.5)),
+    #         -0.4 * log(sigmoid(-0.3)) -0.6 * log(sigmoid(0.3))]
+    #      = [0.57407698418, 0.67435524446]
+    # training_loss = (0.57407698418 + 0.67435524446) / 2 = 0.62421611432
+    loss = head.loss(labels, SOFT_LOGITS, {"x": np.array([[42.0]])}, "train")
+    assert float(loss) == pytest.approx(0.62421611432, rel=1e-6, abs=1e-6)
+
+
+def test_tf_float_labels_eval():
+    head = BinaryClassHead()
+    spec = head.create_estimator_spec(
+        {}, "eval", SOFT_LOGITS, head.transform_labels(SOFT_LABELS)
+    )
+    # loss = 1.2484322 / 2 = 0.6242161 (delta 1e-5 in tf)
+    assert float(spec.loss) == pytest.approx(0.6242161, abs=1e-5)
+    assert results(spec)["average_loss"] == pytest.approx(0.6242161, abs=1e-5)
+
+
+def test_tf_float_labels_invalid_values():
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\], got \[1.2"):
+        BinaryClassHead().transform_labels(np.array([[1.2], [0.4]], np.float32))
+
+
+# Logits and labels of shape [2, 2, 1], weights [2, 2].
+MULTI_DIM_LOGITS = np.array([[[10], [-10]], [[12], [-12]]], np.float32)
+MULTI_DIM_LABELS = np.array([[[0], [0]], [[1], [1]]], np.float64)
+MULTI_DIM_WEIGHTS = np.array([[1.0, 1.5], [2.0, 2.5]], np.float32)
+
+
+def test_tf_multi_dim_weighted_train_create_loss():
+    head = BinaryClassHead(weight_column="weights")
+    loss = head.loss(
+        MULTI_DIM_LABELS, MULTI_DIM_LOGITS, {"weights": MULTI_DIM_WEIGHTS}, "train"
+    )
+    # unreduced_loss = cross_entropy(labels, logits) = [[10, 0], [0, 12]].
+    # Weights are reshaped to [2, 2, 1] to match logits.
+    # training_loss = (1*10 + 1.5*0 + 2*0 + 2.5*12) / 2*2 = 40 / 4 = 10
+    assert float(loss) == pytest.approx(10.0, rel=1e-2, abs=1e-2)
+
+
+def test_tf_multi_dim_weighted_eval():
+    head = BinaryClassHead(weight_column="weights")
+    spec = head.create_estimator_spec(
+        {"weights": MULTI_DIM_WEIGHTS}, "eval", MULTI_DIM_LOGITS, MULTI_DIM_LABELS
+    )
+    total = float(np.sum(MULTI_DIM_WEIGHTS))
+    assert float(spec.loss) == pytest.approx(10.0, rel=1e-2, abs=1e-2)
+    assert results(spec) == pytest.approx(
+        {
+            # weighted_sum_loss = 1*10 + 1.5*0 + 2*0 + 2.5*12 = 40
+            "average_loss": 40.0 / total,
+            "accuracy": (1.0 * 0.0 + 1.5 * 1.0 + 2.0 * 1.0 + 2.5 * 0.0) / total,
+            "precision": 2.0 / 3.0,
+            "recall": 2.0 / 4.5,
+            "prediction/mean": (1.0 * 1 + 1.5 * 0 + 2.0 * 1 + 2.5 * 0) / total,
+            "label/mean": (1.0 * 0 + 1.5 * 0 + 2.0 * 1 + 2.5 * 1) / total,
+            "accuracy_baseline": (1.0 * 0 + 1.5 * 0 + 2.0 * 1 + 2.5 * 1) / total,
+            "auc": 0.5222,
+            "auc_precision_recall": 0.6582,
+        },
+        rel=1e-2,
+        abs=1e-2,
+    )
+    predictions = spec.predictions
+    assert predictions["class_ids"].shape == (2, 2, 1)
+    assert predictions["probabilities"].shape == (2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        np.array([[1.0], [2.0]], np.float32),  # wrong inner dim
+        np.array([[[1.0, 1.1], [1.5, 1.6]], [[2.0, 2.1], [2.5, 2.6]]]),  # outer
+    ],
+)
+def test_tf_multi_dim_train_weights_of_the_wrong_shape(weights):
+    head = BinaryClassHead(weight_column="weights")
+    with pytest.raises(ValueError, match="weights shape must be"):
+        head.loss(MULTI_DIM_LABELS, MULTI_DIM_LOGITS, {"weights": weights}, "train")

@@ -78,5 +78,72 @@ def test_bad_arguments_are_named():
         ValueError, match=r"class ids in \[0, 3\), got \[1.5\] \(row 0\)"
     ):
         MultiClassHead(3).transform_labels(np.array([1.5, 2.0]))
-    with pytest.raises(ValueError, match=r"expected \[2\] or \[2, 1\] class ids"):
+    with pytest.raises(
+        ValueError,
+        match=r"multi-class head with logits of shape \[2, 3\]: expected \[2, 1\] or \[2\]",
+    ):
         MultiClassHead(3).loss(np.zeros((2, 3)), LOGITS)
+
+
+# -- tf.estimator 2.15's multi_class_head_test.py, ported ---------------------------
+
+
+def test_tf_eval_with_regularization_losses_and_head_name():
+    head = MultiClassHead(3, name="some_multiclass_head")
+    logits = np.array([[10, 0, 0], [0, 10, 0]], np.float32)
+    labels = np.array([[1], [1]], np.int64)
+    spec = head.create_estimator_spec(
+        {}, "eval", logits, labels, regularization_losses=[1.5, 0.5]
+    )
+    # unregularized_loss = sum(cross_entropy(labels, logits)) / batch_size
+    #                    = sum(10, 0) / 2 = 5.; regularization = 2.
+    assert float(spec.loss) == pytest.approx(5.0 + 2.0, rel=1e-2, abs=1e-2)
+    got = {k: float(m.result()) for k, m in spec.eval_metric_ops.items()}
+    assert got == pytest.approx(
+        {
+            "average_loss/some_multiclass_head": 5.0,
+            "regularization_loss/some_multiclass_head": 2.0,
+            "accuracy/some_multiclass_head": 0.5,  # 1 of 2 labels is correct.
+        },
+        rel=1e-2,
+        abs=1e-2,
+    )
+
+
+# Logits of shape [2, 2, 3], labels [2, 2, 1], weights [2, 2].
+MULTI_DIM_LOGITS = np.array(
+    [[[10, 0, 0], [12, 0, 0]], [[0, 10, 0], [0, 15, 0]]], np.float32
+)
+MULTI_DIM_LABELS = np.array([[[0], [1]], [[1], [2]]], np.int64)
+MULTI_DIM_WEIGHTS = np.array([[1.0, 1.5], [2.0, 2.5]], np.float32)
+
+
+def test_tf_multi_dim_weighted_train_create_loss():
+    head = MultiClassHead(n_classes=3, weight_column="weights")
+    loss = head.loss(
+        MULTI_DIM_LABELS, MULTI_DIM_LOGITS, features={"weights": MULTI_DIM_WEIGHTS}
+    )
+    # unreduced_loss = cross_entropy(labels, logits) = [[0, 12], [0, 15]].
+    # weights are reshaped to [2, 2, 1] to match logits.
+    # training_loss = sum(1*0 + 1.5*12 + 2*0 + 2.5*15) / batch_size
+    #               = 55.5 / (2*2) = 13.875
+    assert float(loss) == pytest.approx(13.875, rel=1e-2, abs=1e-2)
+
+
+def test_tf_multi_dim_weighted_eval():
+    head = MultiClassHead(n_classes=3, weight_column="weights")
+    spec = head.create_estimator_spec(
+        {"weights": MULTI_DIM_WEIGHTS}, "eval", MULTI_DIM_LOGITS, MULTI_DIM_LABELS
+    )
+    total = float(np.sum(MULTI_DIM_WEIGHTS))
+    assert float(spec.loss) == pytest.approx(13.875, rel=1e-2, abs=1e-2)
+    got = {k: float(m.result()) for k, m in spec.eval_metric_ops.items()}
+    assert got == pytest.approx(
+        {
+            "average_loss": 55.5 / total,
+            "accuracy": (1.0 * 1.0 + 1.5 * 0.0 + 2.0 * 1.0 + 2.5 * 0.0) / total,
+        },
+        rel=1e-2,
+        abs=1e-2,
+    )
+    assert spec.predictions["class_ids"].tolist() == [[[0], [0]], [[1], [1]]]

@@ -50,9 +50,111 @@ def test_custom_loss_and_inverse_link():
 
 def test_bad_labels_are_named():
     head = RegressionHead(label_dimension=2)
-    with pytest.raises(ValueError, match=r"label_dimension 2: expected \(2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"regression head with logits of shape \[2, 2\]: expected \[2, 2\]",
+    ):
         head.loss(np.zeros(2), jnp.zeros((2, 2)))
     with pytest.raises(ValueError, match="must be numbers, got <U1"):
         head.transform_labels(np.array(["a"]))
     with pytest.raises(ValueError, match="`label_dimension` must be an int >= 1"):
         RegressionHead(label_dimension=0)
+
+
+# -- tf.estimator 2.15's regression_head_test.py, ported ----------------------------
+
+TF_LOGITS = np.array([[45], [41], [44]], np.int32)
+TF_LABELS = np.array([[35], [42], [45]], np.int32)
+
+
+def test_tf_weight_with_numeric_column_applies_its_normalizer():
+    from estimators import feature_column as fc
+
+    head = RegressionHead(
+        weight_column=fc.numeric_column(
+            "label_weights", normalizer_fn=lambda x: x + 1.0
+        )
+    )
+    features = {
+        "x": np.array([[42], [43], [44]], np.int32),
+        "label_weights": np.array([[0.0], [-0.9], [0.5]], np.float32),
+    }
+    # weights = label_weights + 1 = [1, .1, 1.5]
+    # weighted_loss = 1*(35-45)^2 + .1*(42-41)^2 + 1.5*(45-44)^2
+    #               = 100+.1+1.5 = 101.6
+    # loss = weighted_loss / batch_size = 101.6 / 3 = 33.8666667
+    loss = head.loss(TF_LABELS, TF_LOGITS, features=features)
+    assert float(loss) == pytest.approx(33.8666667, rel=1e-6, abs=1e-6)
+    spec = head.create_estimator_spec(features, "eval", TF_LOGITS, TF_LABELS)
+    # loss_mean = weighted_loss/(1+.1+1.5) = 101.6/2.6 = 39.0769231
+    assert results(spec)["average_loss"] == pytest.approx(39.0769231, rel=1e-6)
+
+
+def test_tf_eval_metric_ops_with_head_name_and_regularization():
+    head = RegressionHead(name="some_regression_head")
+    spec = head.create_estimator_spec(
+        {}, "eval", TF_LOGITS, TF_LABELS, regularization_losses=[1.5, 0.5]
+    )
+    got = results(spec)
+    assert set(got) == {
+        "average_loss/some_regression_head",
+        "label/mean/some_regression_head",
+        "prediction/mean/some_regression_head",
+        "regularization_loss/some_regression_head",
+    }
+    # unregularized loss = (100 + 1 + 1) / 3 = 34; regularization = 1.5 + 0.5 = 2
+    assert float(spec.loss) == pytest.approx(34.0 + 2.0)
+    assert got["regularization_loss/some_regression_head"] == pytest.approx(2.0)
+
+
+def test_tf_weighted_multi_value_eval_per_element_weights():
+    """3d label, 1 example, 1 batch; one weight per label element."""
+    head = RegressionHead(weight_column="label_weights", label_dimension=3)
+    logits = np.array([[45.0, 41.0, 44.0]])
+    labels = np.array([[35.0, 42.0, 45.0]])
+    features = {
+        "x": np.array([[42.0, 43.0, 44.0]]),
+        "label_weights": np.array([[1.0, 0.1, 1.5]]),
+    }
+    spec = head.create_estimator_spec(features, "eval", logits, labels)
+    # weighted_loss = 1*(35-45)^2 + .1*(42-41)^2 + 1.5*(45-44)^2
+    #               = 100+.1+1.5 = 101.6
+    # expected_loss = weighted_loss / batch_size = 101.6 / 3 = 33.8666667
+    assert float(spec.loss) == pytest.approx(33.8666667, rel=1e-6)
+    # loss_mean = weighted_loss/(1+.1+1.5) = 101.6/2.6 = 39.0769231
+    assert results(spec)["average_loss"] == pytest.approx(39.0769231, rel=1e-6)
+
+
+def test_tf_multi_dim_weighted_train_create_loss():
+    """Logits, labels of shape [2, 2, 3], weight shape [2, 2]."""
+    head = RegressionHead(weight_column="label_weights", label_dimension=3)
+    logits = np.array(
+        [
+            [[00.0, 01.0, 02.0], [10.0, 11.0, 12.0]],
+            [[20.0, 21.0, 22.0], [30.0, 31.0, 32.0]],
+        ]
+    )
+    labels = np.array(
+        [
+            [[01.0, 02.0, 03.0], [12.0, 13.0, 14.0]],
+            [[23.0, 24.0, 25.0], [34.0, 35.0, 36.0]],
+        ]
+    )
+    weights = np.array([[1.0, 1.5], [2.0, 2.5]])
+    training_loss_weighted_sum = np.sum(
+        np.array(
+            [
+                [
+                    [1.0 * x for x in [1.0, 1.0, 1.0]],
+                    [1.5 * x for x in [4.0, 4.0, 4.0]],
+                ],
+                [
+                    [2.0 * x for x in [9.0, 9.0, 9.0]],
+                    [2.5 * x for x in [16.0, 16.0, 16.0]],
+                ],
+            ]
+        )
+    )
+    # batch_size = 2 * 2 * 3 = 12.
+    loss = head.loss(labels, logits, features={"label_weights": weights}, mode="train")
+    assert float(loss) == pytest.approx(training_loss_weighted_sum / 12.0, rel=1e-6)
