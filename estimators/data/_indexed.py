@@ -70,7 +70,7 @@ def index_plan(root: Node) -> IndexPlan | None:
     """The index-mode pipeline of `root`, or None when a stage needs the values."""
     chain = [node for node in root.chain() if not node.transparent]
     source = chain[0]
-    if type(source) is not ArraySource:
+    if not isinstance(source, ArraySource):
         return None
     node: Node = ArraySource(
         0,
