@@ -22,6 +22,7 @@ from estimators.data._columns import from_value
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._structure import flatten, leaf_names
 from estimators.data.batch import BatchNode
+from estimators.data.cache import CacheNode
 from estimators.data.files import FileSource
 from estimators.data.prefetch import PrefetchNode
 from estimators.data.shuffle import ShuffleNode
@@ -35,6 +36,7 @@ BlockFn = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 # Stages a block function may go below: they move rows without reading them.
 _PASS_THROUGH = (
     BatchNode,
+    CacheNode,
     PrefetchNode,
     RepeatNode,
     ShardNode,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from estimators.data._block import Block
+from estimators.data._block import first_row
 from estimators.data._indexed import index_plan
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._structure import flatten, pack
@@ -83,7 +83,7 @@ class DatasetIterator(Iterator[Any]):
         block = next(self._open())
         if self._plan is not None:
             block = self._plan.gather(block)
-        return _first_row(block) if self._rows else block.element()
+        return first_row(block) if self._rows else block.element()
 
     def next_stacked(self, max_batches: int) -> Any:
         """Up to `max_batches` full batches stacked on a new leading axis.
@@ -255,14 +255,6 @@ class DatasetIterator(Iterator[Any]):
                     f"({mine[step]}) has the same arguments but other files, sizes, "
                     "columns or dtypes."
                 )
-
-
-def _first_row(block: Block) -> Any:
-    values = [
-        column[0] if isinstance(column, np.ndarray) else column[0].as_py()
-        for column in block.columns
-    ]
-    return pack(block.spec, values)
 
 
 def _batch_size(root: Node) -> int:
