@@ -125,8 +125,9 @@ def _dtype(dtype: Any) -> Any:
     """A numpy dtype, "string", or None, from numpy / tf-style dtype objects."""
     if dtype is None:
         return None
-    dtype = getattr(dtype, "dtype", dtype)  # a TensorSpec-like object
-    name = getattr(dtype, "name", dtype)
+    if not isinstance(dtype, type) and hasattr(dtype, "shape"):
+        dtype = dtype.dtype  # a TensorSpec-like object
+    name = getattr(dtype, "name", dtype) if not isinstance(dtype, type) else dtype
     if name in ("string", str, "str", bytes):
         return "string"
     return np.dtype(name)
