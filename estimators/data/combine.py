@@ -335,6 +335,8 @@ class _InterleaveIterator(NodeIterator):
         parts = [s.rows.take(rounds * length) for s in self._slots if s is not None]
         joined = concat(parts)  # slot after slot
         cycle = len(parts)
+        if cycle == 1:
+            return joined
         order = (
             np.arange(cycle * rounds * length)
             .reshape(cycle, rounds, length)

@@ -80,6 +80,9 @@ class FileSource(Node):
         )
         self.read_columns = features + list(label_names)
         self.spec = element_spec(features, labels)
+        # Applied to each record batch before conversion; may drop rows (the
+        # position counts the rows read, so it stays exact).
+        self.record_fn: Any = None
         # Feature columns read as Arrow dictionaries and handed on undecoded
         # (for a `map_blocks` function that looks up each distinct value once).
         self.dictionary_columns: frozenset[str] = frozenset()
@@ -242,6 +245,8 @@ class FileSource(Node):
             raise ValueError(f"{piece.path}: {self._explain(error)}") from None
 
     def to_block(self, batch: pa.RecordBatch) -> Block:
+        if self.record_fn is not None:
+            batch = self.record_fn(batch)
         floats, kept = self.float_columns, self.dictionary_columns
         return Block(
             self.spec,
@@ -349,7 +354,9 @@ class _FileIterator(NodeIterator):
             self._offset += batch.num_rows
             if self._offset == pieces[self._piece].rows:
                 self._next_piece()  # so the state does not point at a spent piece
-            return self._source.to_block(batch)
+            block = self._source.to_block(batch)
+            if block.num_rows:
+                return block
 
     def _next_piece(self) -> None:
         self._piece += 1
