@@ -181,3 +181,13 @@ def test_next_stacked_needs_a_batched_dataset_and_a_count():
         iter(ds).next_stacked(2)
     with pytest.raises(ValueError, match="`max_batches` must be >= 1, got 0"):
         iter(ds.batch(2)).next_stacked(0)
+
+
+def test_zipped_batches_stack_by_the_first_batch_size():
+    a = Dataset.from_tensor_slices(np.arange(7)).batch(3)
+    b = Dataset.from_tensor_slices(np.arange(10, 17)).batch(3)
+    it = Dataset.zip(a, b).iterator()
+    x, y = it.next_stacked(5)
+    assert x.tolist() == [[0, 1, 2], [3, 4, 5]] and y[1].tolist() == [13, 14, 15]
+    assert it.next_stacked(5) is None
+    assert [v.tolist() for v in next(it)] == [[6], [16]]
