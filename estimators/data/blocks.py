@@ -142,6 +142,10 @@ class _TransformedSource(ArraySource):
             shard=original.shard_spec,
         )
         self.original = original
+        self.fn = fn
+
+    def sharded(self, num_shards: int, index: int) -> ArraySource:
+        return _TransformedSource(self.original.sharded(num_shards, index), self.fn)
 
     def describe(self) -> str:
         return self.original.describe()

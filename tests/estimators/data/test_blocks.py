@@ -147,3 +147,12 @@ def test_a_function_that_drops_rows_is_refused(table):
         TypeError, match="map_blocks function <lambda> must return a dict"
     ):
         Dataset.from_arrow(table).map_blocks(lambda f: f["id"])
+
+
+def test_shard_after_map_blocks_keeps_positions_interchangeable(table):
+    plain = Dataset.from_arrow(table).shard(2, 1).batch(10)
+    mapped = Dataset.from_arrow(table).map_blocks(CityIds()).shard(2, 1).batch(10)
+    assert repr(mapped) == repr(plain)
+    it = iter(mapped)
+    next(it)
+    assert next(plain.iterator(it.get_state()))["id"].tolist() == list(range(510, 520))

@@ -42,6 +42,8 @@ PIPELINES = {
     "skip-take-shard": lambda ds: ds.skip(3).shard(2, 1).take(17).repeat(2).batch(4),
     "batch-shuffle-repeat": lambda ds: ds.batch(4).shuffle(3, seed=2).repeat(2),
     "shuffled-twice": lambda ds: ds.shuffle(50, seed=1).repeat(2).shuffle(7).batch(3),
+    "sharded-source": lambda ds: ds.shard(3, 1).shuffle(100, seed=1).repeat(3).batch(3),
+    "cached": lambda ds: ds.shuffle(100).cache().repeat(3).batch(4),
 }
 
 
