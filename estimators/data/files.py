@@ -92,6 +92,7 @@ class FileSource(Node):
         schema = self.dataset.schema
         clone = copy.copy(self)
         clone.__dict__.pop("scan_schema", None)
+        clone.__dict__.pop("dictionary_format", None)
         clone.dictionary_columns = frozenset(
             name
             for name in self.features
@@ -228,7 +229,7 @@ class FileSource(Node):
     def scan(self, piece: _Piece, offset: int) -> Any:
         """Record batches of `piece` from row `offset` on; errors name the file."""
         try:
-            batches = piece.fragment.to_batches(
+            batches = self._fragment(piece).to_batches(
                 schema=self.scan_schema,
                 columns=self.read_columns,
                 filter=self.filter,
@@ -243,6 +244,33 @@ class FileSource(Node):
                 seen += rows
         except (pa.ArrowException, OSError) as error:
             raise ValueError(f"{piece.path}: {self._explain(error)}") from None
+
+    @cached_property
+    def dictionary_format(self) -> Any:
+        """For Parquet with dictionaries kept: a format that reads those
+        columns' dictionary pages as they are (no decoding to strings)."""
+        base = self.dataset.format
+        if not self.dictionary_columns or not isinstance(base, pads.ParquetFileFormat):
+            return None
+        return pads.ParquetFileFormat(
+            read_options=pads.ParquetReadOptions(
+                dictionary_columns=sorted(self.dictionary_columns),
+                coerce_int96_timestamp_unit=base.read_options.coerce_int96_timestamp_unit,
+            ),
+            default_fragment_scan_options=base.default_fragment_scan_options,
+        )
+
+    def _fragment(self, piece: _Piece) -> Any:
+        formatted = self.dictionary_format
+        if formatted is None:
+            return piece.fragment
+        fragment = piece.fragment
+        return formatted.make_fragment(
+            fragment.path,
+            self.dataset.filesystem,
+            fragment.partition_expression,
+            row_groups=[group.id for group in fragment.row_groups],
+        )
 
     def to_block(self, batch: pa.RecordBatch) -> Block:
         if self.record_fn is not None:
