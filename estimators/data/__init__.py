@@ -9,7 +9,7 @@ Example:
     [(2,), (2,)]
 """
 
-from estimators.data import inputs
+from estimators.data import experimental, inputs
 from estimators.data.dataset import (
     AUTOTUNE,
     INFINITE_CARDINALITY,
@@ -25,6 +25,7 @@ __all__ = [
     "UNKNOWN_CARDINALITY",
     "Dataset",
     "DatasetIterator",
+    "experimental",
     "inputs",
     "numpy_input_fn",
     "pandas_input_fn",

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from estimators.data._structure import Spec, pack
 
-__all__ = ["Block", "Column", "concat"]
+__all__ = ["Block", "Column", "concat", "first_row"]
 
 Column = Any  # np.ndarray | pa.Array
 
@@ -63,6 +63,15 @@ def concat(blocks: Sequence[Block]) -> Block:
             )
     columns = zip(*(b.columns for b in blocks), strict=True)
     return Block(spec, tuple(_concat(list(parts)) for parts in columns))
+
+
+def first_row(block: Block) -> Any:
+    """The block's first row as a nested value of numpy / Python scalars."""
+    values = [
+        column[0] if isinstance(column, np.ndarray) else column[0].as_py()
+        for column in block.columns
+    ]
+    return pack(block.spec, values)
 
 
 def _slice(column: Column, start: int, stop: int) -> Column:

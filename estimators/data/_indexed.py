@@ -26,13 +26,22 @@ from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._rows import Segments
 from estimators.data._seeds import PassGenerators
 from estimators.data.batch import BatchNode
+from estimators.data.cache import CacheNode
 from estimators.data.shuffle import ShuffleNode
 from estimators.data.sources import ArraySource
 from estimators.data.transforms import RepeatNode, ShardNode, SkipNode, TakeNode
 
 __all__ = ["IndexPlan", "index_plan"]
 
-_ROW_STAGES = (ShuffleNode, RepeatNode, TakeNode, SkipNode, ShardNode, BatchNode)
+_ROW_STAGES = (
+    BatchNode,
+    CacheNode,
+    RepeatNode,
+    ShardNode,
+    ShuffleNode,
+    SkipNode,
+    TakeNode,
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ def index_plan(root: Node) -> IndexPlan | None:
     """The index-mode pipeline of `root`, or None when a stage needs the values."""
     chain = [node for node in root.chain() if not node.transparent]
     source = chain[0]
-    if type(source) is not ArraySource:
+    if not isinstance(source, ArraySource):
         return None
     node: Node = ArraySource(
         0,

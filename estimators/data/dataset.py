@@ -28,8 +28,14 @@ import pyarrow.dataset as pads
 from estimators.data._columns import table_from_pandas
 from estimators.data._node import INFINITE, UNKNOWN, Node
 from estimators.data._selection import Label, to_expression
+from estimators.data._structure import flatten
 from estimators.data.batch import BatchNode
+from estimators.data.blocks import insert_block_fn
+from estimators.data.cache import CacheNode
+from estimators.data.combine import ConcatenateNode, InterleaveNode, ZipNode
 from estimators.data.files import FileSource, file_source, open_files, root_of
+from estimators.data.filtering import FilterNode
+from estimators.data.generator import GeneratorSource
 from estimators.data.iterator import DatasetIterator
 from estimators.data.prefetch import PrefetchNode
 from estimators.data.shuffle import ShuffleNode
@@ -41,6 +47,7 @@ from estimators.data.transforms import (
     SkipNode,
     TakeNode,
 )
+from estimators.data.unbatch import PaddedBatchNode, UnbatchNode
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset"]
 
@@ -250,6 +257,70 @@ class Dataset:
             _files(dataset, root_of(path), columns, label, filter, batch_rows)
         )
 
+    @staticmethod
+    def from_generator(
+        generator: Callable[..., Any],
+        output_types: Any = None,
+        output_shapes: Any = None,
+        args: Sequence[Any] | None = None,
+        output_signature: Any = None,
+    ) -> Dataset:
+        """Elements yielded by `generator(*args)`, called anew for each pass.
+
+        Elements are gathered a block at a time into columns: numbers of one
+        shape become numpy arrays, strings Arrow strings, rows of varying
+        length Arrow lists (see `padded_batch`). `output_types` (or the
+        dtypes of `output_signature`, any objects with `.dtype`) cast the
+        leaves; `output_shapes` is accepted for tf compatibility. Its position
+        cannot be saved: `set_state` raises `ValueError` and an Estimator
+        starts such an input from its beginning.
+
+        Example:
+            >>> def rows():
+            ...     for i in range(5):
+            ...         yield {"x": float(i)}, i % 2
+            >>> features, labels = next(iter(Dataset.from_generator(rows).batch(5)))
+            >>> features["x"].tolist(), labels.tolist()
+            ([0.0, 1.0, 2.0, 3.0, 4.0], [0, 1, 0, 1, 0])
+        """
+        if not callable(generator):
+            raise TypeError(
+                "from_generator needs a callable that returns an iterator, got "
+                f"{type(generator).__name__}."
+            )
+        types = output_signature if output_signature is not None else output_types
+        dtypes = None if types is None else flatten(types)[1]
+        return Dataset(GeneratorSource(generator, args or (), dtypes))
+
+    @staticmethod
+    def zip(*args: Any, datasets: Any = None) -> Dataset:
+        """Elements of several datasets side by side: `zip(a, b)` gives `(ea, eb)`.
+
+        Takes datasets as arguments or one (nested) tuple / dict of them, as
+        tf.data's `zip`; stops with the shortest. All batched or none.
+
+        Example:
+            >>> import numpy as np
+            >>> a = Dataset.from_tensor_slices({"x": np.arange(3)})
+            >>> b = Dataset.from_tensor_slices(np.arange(10, 14))
+            >>> [(f["x"].tolist(), y.tolist()) for f, y in Dataset.zip(a, b).batch(2)]
+            [([0, 1], [10, 11]), ([2], [12])]
+        """
+        if datasets is not None and args:
+            raise TypeError(
+                "zip() takes datasets as arguments or `datasets=`, not both."
+            )
+        value = (
+            datasets if datasets is not None else (args[0] if len(args) == 1 else args)
+        )
+        structure, children = flatten(value)
+        if not children:
+            raise ValueError("zip() needs at least one dataset.")
+        for child in children:
+            if not isinstance(child, Dataset):
+                raise TypeError(f"zip() takes Datasets, got {type(child).__name__}.")
+        return Dataset(ZipNode([c._node for c in children], structure))
+
     # -- transformations -------------------------------------------------------
 
     def shuffle(
@@ -339,6 +410,169 @@ class Dataset:
         if not callable(fn):
             raise TypeError(f"map() needs a callable, got {type(fn).__name__}.")
         return Dataset(MapNode(self._node, fn))
+
+    def map_blocks(self, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Dataset:
+        """Applies a row-wise `fn` to the features of whole blocks, before `batch`.
+
+        Not in tf.data. `fn` takes the features dict of one block (an Arrow
+        record batch of a file, or all rows of in-memory data at once) and
+        returns a dict of columns with the same number of rows; labels are
+        kept. It is applied right above the source (or above the first
+        `map`, `filter` or combining stage), even when called on a batched
+        dataset, so work such as a vocabulary lookup runs once per block
+        instead of once per batch. String feature columns of files reach
+        `fn` as `pyarrow.DictionaryArray`s (Parquet's dictionary pages as
+        they are), so it can look each distinct value up once. Positions are
+        unchanged: a position saved with `map_blocks` restores without it.
+
+        Example:
+            >>> import numpy as np
+            >>> ds = Dataset.from_tensor_slices(({"x": np.arange(4.0)}, np.arange(4)))
+            >>> ds = ds.shuffle(4, seed=0).batch(2).map_blocks(lambda f: {"x2": f["x"] * 2})
+            >>> features, labels = next(iter(ds))
+            >>> (features["x2"] == labels * 2).all()
+            np.True_
+        """
+        if not callable(fn):
+            raise TypeError(f"map_blocks() needs a callable, got {type(fn).__name__}.")
+        return Dataset(insert_block_fn(self._node, fn))
+
+    def filter(self, predicate: Callable[..., Any]) -> Dataset:
+        """Keeps the rows (elements after `batch`) for which `predicate` is True.
+
+        Before `batch`, `predicate` gets a block of rows (arrays) and returns
+        one boolean per row, so write it with numpy operators
+        (`(f["age"] >= 18) & (f["fare"] > 0)`, not `and`); after `batch` it
+        gets a batch and returns one boolean.
+
+        Example:
+            >>> import numpy as np
+            >>> ds = Dataset.from_tensor_slices({"x": np.arange(6)})
+            >>> next(iter(ds.filter(lambda f: f["x"] % 2 == 0).batch(9)))["x"].tolist()
+            [0, 2, 4]
+        """
+        if not callable(predicate):
+            raise TypeError(
+                f"filter() needs a callable, got {type(predicate).__name__}."
+            )
+        return Dataset(FilterNode(self._node, predicate))
+
+    def cache(self, filename: str = "") -> Dataset:
+        """Keeps the first complete pass in memory and serves later passes from it.
+
+        A cache before `repeat()` reads the data once. Positions are kept: a
+        resumed iterator with an empty cache reads the parent again from its
+        start and skips what was given. Only the in-memory cache exists.
+
+        Example:
+            >>> import numpy as np
+            >>> ds = Dataset.from_tensor_slices(np.arange(3)).cache().repeat(2).batch(6)
+            >>> next(iter(ds)).tolist()
+            [0, 1, 2, 0, 1, 2]
+        """
+        if filename:
+            raise ValueError(
+                f"cache(filename={filename!r}): only the in-memory cache exists; "
+                "call cache() or write the data to Parquet and use from_parquet."
+            )
+        return Dataset(CacheNode(self._node))
+
+    def concatenate(self, dataset: Dataset) -> Dataset:
+        """The elements of this dataset, then those of `dataset` (same structure).
+
+        Example:
+            >>> import numpy as np
+            >>> a = Dataset.from_tensor_slices(np.arange(3))
+            >>> next(iter(a.concatenate(a).batch(9))).tolist()
+            [0, 1, 2, 0, 1, 2]
+        """
+        if not isinstance(dataset, Dataset):
+            raise TypeError(
+                f"concatenate() takes a Dataset, got {type(dataset).__name__}."
+            )
+        return Dataset(ConcatenateNode(self._node, dataset._node))
+
+    def unbatch(self) -> Dataset:
+        """Splits batches back into rows (or rows of arrays along their first axis).
+
+        Example:
+            >>> import numpy as np
+            >>> ds = Dataset.from_tensor_slices(np.arange(5)).batch(2).unbatch().batch(5)
+            >>> next(iter(ds)).tolist()
+            [0, 1, 2, 3, 4]
+        """
+        return Dataset(UnbatchNode(self._node))
+
+    def padded_batch(
+        self,
+        batch_size: int,
+        padded_shapes: Any = None,
+        padding_values: Any = None,
+        drop_remainder: bool = False,
+    ) -> Dataset:
+        """Batches rows of varying length, padding each to the longest of its batch.
+
+        Rows of varying length (Arrow list columns, e.g. from `from_generator`)
+        become numpy `[batch, length]` arrays; `padded_shapes` (one shape per
+        leaf, or one for all; `None` / -1 for "longest") fixes lengths and
+        `padding_values` (default 0) fills.
+
+        Example:
+            >>> def rows():
+            ...     yield from ([1], [2, 3], [4, 5, 6])
+            >>> ds = Dataset.from_generator(rows).padded_batch(2)
+            >>> [b.tolist() for b in ds]
+            [[[1, 0], [2, 3]], [[4, 5, 6]]]
+        """
+        _check_int("batch_size", batch_size, minimum=1)
+        if self._node.batched:
+            raise ValueError("padded_batch() on a dataset that is already batched.")
+        return Dataset(
+            PaddedBatchNode(
+                self._node,
+                batch_size,
+                bool(drop_remainder),
+                padded_shapes,
+                padding_values,
+            )
+        )
+
+    def interleave(
+        self,
+        map_func: Callable[..., Any],
+        cycle_length: int | None = None,
+        block_length: int | None = None,
+        num_parallel_calls: int | None = None,
+        deterministic: bool | None = None,
+    ) -> Dataset:
+        """Maps each row to a dataset and interleaves their rows, as tf.data does.
+
+        `cycle_length` datasets are open at once (default: the CPU count, as
+        tf's AUTOTUNE); `block_length` (default 1) rows are taken from each
+        in turn. The usual use reads several files at once:
+        `files.interleave(lambda f: Dataset.from_csv(f), cycle_length=4)`.
+        `num_parallel_calls` and `deterministic` are accepted for tf
+        compatibility; the order is always tf's deterministic one.
+
+        Example:
+            >>> import numpy as np
+            >>> starts = Dataset.from_tensor_slices(np.array([0, 10]))
+            >>> ds = starts.interleave(
+            ...     lambda s: Dataset.from_tensor_slices(np.arange(s, s + 3)), cycle_length=2
+            ... )
+            >>> next(iter(ds.batch(6))).tolist()
+            [0, 10, 1, 11, 2, 12]
+        """
+        if not callable(map_func):
+            raise TypeError(
+                f"interleave() needs a callable, got {type(map_func).__name__}."
+            )
+        if cycle_length is not None and cycle_length != AUTOTUNE:
+            _check_int("cycle_length", cycle_length, minimum=1)
+        if block_length is not None:
+            _check_int("block_length", block_length, minimum=1)
+        cycle = None if cycle_length == AUTOTUNE else cycle_length
+        return Dataset(InterleaveNode(self._node, map_func, cycle, block_length or 1))
 
     def prefetch(self, buffer_size: int = AUTOTUNE) -> Dataset:
         """Prepares up to `buffer_size` elements ahead on a background thread.

@@ -10,6 +10,7 @@ and drops the rows before the position.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Sequence
@@ -79,6 +80,40 @@ class FileSource(Node):
         )
         self.read_columns = features + list(label_names)
         self.spec = element_spec(features, labels)
+        # Applied to each record batch before conversion; may drop rows (the
+        # position counts the rows read, so it stays exact).
+        self.record_fn: Any = None
+        # Feature columns read as Arrow dictionaries and handed on undecoded
+        # (for a `map_blocks` function that looks up each distinct value once).
+        self.dictionary_columns: frozenset[str] = frozenset()
+
+    def with_dictionaries(self) -> FileSource:
+        """The same rows, string feature columns given as `pa.DictionaryArray`s."""
+        schema = self.dataset.schema
+        clone = copy.copy(self)
+        clone.__dict__.pop("scan_schema", None)
+        clone.__dict__.pop("dictionary_format", None)
+        clone.dictionary_columns = frozenset(
+            name
+            for name in self.features
+            if pa.types.is_string(schema.field(name).type)
+            or pa.types.is_large_string(schema.field(name).type)
+            or pa.types.is_dictionary(schema.field(name).type)
+        )
+        return clone
+
+    @cached_property
+    def scan_schema(self) -> pa.Schema:
+        """The dataset schema, with dictionary types where dictionaries are kept
+        (Parquet then reads dictionary pages as they are)."""
+        schema = self.dataset.schema
+        for name in self.dictionary_columns:
+            index = schema.get_field_index(name)
+            field = schema.field(index)
+            if not pa.types.is_dictionary(field.type):
+                kind = pa.dictionary(pa.int32(), pa.string())
+                schema = schema.set(index, field.with_type(kind))
+        return schema
 
     def sharded(self, num_shards: int, index: int) -> FileSource | None:
         """Every `num_shards`-th piece, or `None` when there are too few pieces."""
@@ -194,8 +229,8 @@ class FileSource(Node):
     def scan(self, piece: _Piece, offset: int) -> Any:
         """Record batches of `piece` from row `offset` on; errors name the file."""
         try:
-            batches = piece.fragment.to_batches(
-                schema=self.dataset.schema,
+            batches = self._fragment(piece).to_batches(
+                schema=self.scan_schema,
                 columns=self.read_columns,
                 filter=self.filter,
                 batch_size=self.batch_rows,
@@ -210,18 +245,59 @@ class FileSource(Node):
         except (pa.ArrowException, OSError) as error:
             raise ValueError(f"{piece.path}: {self._explain(error)}") from None
 
+    @cached_property
+    def dictionary_format(self) -> Any:
+        """For Parquet with dictionaries kept: a format that reads those
+        columns' dictionary pages as they are (no decoding to strings)."""
+        base = self.dataset.format
+        if not self.dictionary_columns or not isinstance(base, pads.ParquetFileFormat):
+            return None
+        return pads.ParquetFileFormat(
+            read_options=pads.ParquetReadOptions(
+                dictionary_columns=sorted(self.dictionary_columns),
+                coerce_int96_timestamp_unit=base.read_options.coerce_int96_timestamp_unit,
+            ),
+            default_fragment_scan_options=base.default_fragment_scan_options,
+        )
+
+    def _fragment(self, piece: _Piece) -> Any:
+        formatted = self.dictionary_format
+        if formatted is None:
+            return piece.fragment
+        fragment = piece.fragment
+        return formatted.make_fragment(
+            fragment.path,
+            self.dataset.filesystem,
+            fragment.partition_expression,
+            row_groups=[group.id for group in fragment.row_groups],
+        )
+
     def to_block(self, batch: pa.RecordBatch) -> Block:
-        floats = self.float_columns
+        if self.record_fn is not None:
+            batch = self.record_fn(batch)
+        floats, kept = self.float_columns, self.dictionary_columns
         return Block(
             self.spec,
             tuple(
-                from_arrow(batch.column(name), as_float=name in floats)
+                _dictionary(batch.column(name))
+                if name in kept
+                else from_arrow(batch.column(name), as_float=name in floats)
                 for name in self.read_columns
             ),
         )
 
     def _explain(self, error: BaseException) -> str:
         return explain_arrow_error(error, self.dataset.schema.names)
+
+
+def _dictionary(array: pa.Array) -> pa.Array:
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type) and not pa.types.is_string(
+        array.type.value_type
+    ):
+        array = array.cast(pa.dictionary(array.type.index_type, pa.string()))
+    return array
 
 
 def root_of(path: Any) -> str:
@@ -306,7 +382,9 @@ class _FileIterator(NodeIterator):
             self._offset += batch.num_rows
             if self._offset == pieces[self._piece].rows:
                 self._next_piece()  # so the state does not point at a spent piece
-            return self._source.to_block(batch)
+            block = self._source.to_block(batch)
+            if block.num_rows:
+                return block
 
     def _next_piece(self) -> None:
         self._piece += 1

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from estimators.data._block import Block
+from estimators.data._block import first_row
 from estimators.data._indexed import index_plan
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._structure import flatten, pack
@@ -83,7 +83,7 @@ class DatasetIterator(Iterator[Any]):
         block = next(self._open())
         if self._plan is not None:
             block = self._plan.gather(block)
-        return _first_row(block) if self._rows else block.element()
+        return first_row(block) if self._rows else block.element()
 
     def next_stacked(self, max_batches: int) -> Any:
         """Up to `max_batches` full batches stacked on a new leading axis.
@@ -129,6 +129,7 @@ class DatasetIterator(Iterator[Any]):
                 block = bulk(max_batches)
                 if block is None:
                     return None
+                assert self._batch_size is not None
                 count = block.num_rows // self._batch_size
                 return self._plan.stacked(block, count).element()
         return self._stack_elements(max_batches)
@@ -136,6 +137,7 @@ class DatasetIterator(Iterator[Any]):
     def _stack_elements(self, max_batches: int) -> Any:
         elements: list[Any] = []
         shapes = None
+        size = self._batch_size
         while len(elements) < max_batches:
             if self._held is not None:
                 (position, element), self._held = self._held, None
@@ -147,9 +149,12 @@ class DatasetIterator(Iterator[Any]):
                 break
             spec, leaves = flatten(element)
             layout = (spec, [_leaf_shape(leaf) for leaf in leaves])
+            rows = None if layout[1][0] is None else layout[1][0][0]
+            if size is None:  # unknown: the first element stacked sets it
+                size = self._batch_size = rows
             if (
-                layout[1][0] is None
-                or layout[1][0][0] != self._batch_size
+                rows is None
+                or rows != size
                 or (shapes is not None and layout != shapes)
             ):
                 self._held = (position, element)
@@ -257,21 +262,13 @@ class DatasetIterator(Iterator[Any]):
                 )
 
 
-def _first_row(block: Block) -> Any:
-    values = [
-        column[0] if isinstance(column, np.ndarray) else column[0].as_py()
-        for column in block.columns
-    ]
-    return pack(block.spec, values)
-
-
-def _batch_size(root: Node) -> int:
-    """The batch size of the last `batch` (1 for an unbatched dataset)."""
+def _batch_size(root: Node) -> int | None:
+    """The batch size of the last `batch`, None when unknown (e.g. after `zip`)."""
     for node in reversed(root.chain()):
         size = getattr(node, "batch_size", None)
         if size is not None:
             return int(size)
-    return 1
+    return None
 
 
 def _leaf_shape(leaf: Any) -> tuple[int, ...] | None:

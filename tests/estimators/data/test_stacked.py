@@ -42,6 +42,8 @@ PIPELINES = {
     "skip-take-shard": lambda ds: ds.skip(3).shard(2, 1).take(17).repeat(2).batch(4),
     "batch-shuffle-repeat": lambda ds: ds.batch(4).shuffle(3, seed=2).repeat(2),
     "shuffled-twice": lambda ds: ds.shuffle(50, seed=1).repeat(2).shuffle(7).batch(3),
+    "sharded-source": lambda ds: ds.shard(3, 1).shuffle(100, seed=1).repeat(3).batch(3),
+    "cached": lambda ds: ds.shuffle(100).cache().repeat(3).batch(4),
 }
 
 
@@ -181,3 +183,13 @@ def test_next_stacked_needs_a_batched_dataset_and_a_count():
         iter(ds).next_stacked(2)
     with pytest.raises(ValueError, match="`max_batches` must be >= 1, got 0"):
         iter(ds.batch(2)).next_stacked(0)
+
+
+def test_zipped_batches_stack_by_the_first_batch_size():
+    a = Dataset.from_tensor_slices(np.arange(7)).batch(3)
+    b = Dataset.from_tensor_slices(np.arange(10, 17)).batch(3)
+    it = Dataset.zip(a, b).iterator()
+    x, y = it.next_stacked(5)
+    assert x.tolist() == [[0, 1, 2], [3, 4, 5]] and y[1].tolist() == [13, 14, 15]
+    assert it.next_stacked(5) is None
+    assert [v.tolist() for v in next(it)] == [[6], [16]]
