@@ -34,16 +34,23 @@ input clears the input position the previous epoch saved). The machine's load
 average is printed with the table: on a shared machine only the ratios
 measured in the same round mean much.
 
+`--memory` prints instead the peak RSS (each in a child process) of a read +
+transform epoch and of a LinearClassifier epoch at 1M and at 10M rows.
+
     python bench/bench_census.py                    # 1M rows, 3 rounds
     python bench/bench_census.py --rows 100000 --repeats 2   # quick
+    python bench/bench_census.py --memory
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -357,6 +364,51 @@ def measure(
     return rates
 
 
+def main_child(args: argparse.Namespace, folder: Path) -> None:
+    """One epoch in this (child) process; prints a JSON line with its peak RSS."""
+    numeric, categorical = build_columns(folder)
+    rows = args.rows
+    columns = model_columns("linear", numeric, categorical)
+    if args.child == "transform":
+        start = time.perf_counter()
+        seen = sum(len(y) for _, y in parquet(folder, rows, columns))
+    else:
+        ours = Ours(canned_estimator("linear", columns), None)
+        ours.warm(folder, min(rows, WARM_BATCHES * BATCH + rows % BATCH))
+        ours.rewind()
+        start = time.perf_counter()
+        seen = ours.epoch(folder, rows)
+    seconds = time.perf_counter() - start
+    if seen != rows:
+        raise SystemExit(f"the epoch saw {seen:,} rows, not {rows:,}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": peak}))
+
+
+def main_memory() -> None:
+    sizes = (1_000_000, 10_000_000)
+    print(f"{'epoch':26s}{'rows':>12s}{'rows/s':>11s}{'peak RSS MiB':>14s}")
+    for kind in ("transform", "linear"):
+        peaks = []
+        for rows in sizes:
+            folder = HERE / "out" / f"census-{rows}"
+            ensure_table(rows, folder)
+            command = [sys.executable, __file__, "--child", kind, "--rows", str(rows)]
+            out = subprocess.run(command, check=True, capture_output=True, text=True)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            peaks.append(result["peak_rss_mib"])
+            name = (
+                "read+transform per block"
+                if kind == "transform"
+                else "LinearClassifier"
+            )
+            print(
+                f"{name:26s}{rows:12,d}{rows / result['seconds']:11,.0f}"
+                f"{result['peak_rss_mib']:14,.0f}"
+            )
+        print(f"  peak 10M / 1M: {peaks[1] / peaks[0]:.2f}x (target <= 1.5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -367,10 +419,22 @@ def main() -> None:
     parser.add_argument(
         "--models", default="linear,dnn", help="comma-separated: linear,dnn"
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="peak RSS of 1M- and 10M-row epochs, in child processes",
+    )
+    parser.add_argument(
+        "--child", choices=("transform", "linear"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     logging.getLogger("estimators").setLevel(logging.WARNING)
     rows = args.rows
     folder = Path(args.data) if args.data else HERE / "out" / f"census-{rows}"
+    if args.memory:
+        return main_memory()
+    if args.child:
+        return main_child(args, folder)
     ensure_table(rows, folder)
     numeric, categorical = build_columns(folder)
     print(
