@@ -87,8 +87,8 @@ def string_codes(value: Any, key: str, *, allow_numbers: bool) -> EncodedStrings
     A dictionary-encoded string array (`pa.DictionaryArray`, or a
     `ChunkedArray` of them, as Parquet row groups decode) keeps its
     dictionary: nothing is hashed per row, and the columns compute one result
-    per dictionary entry. A slice whose dictionary is larger than itself
-    keeps only the entries it uses.
+    per dictionary entry. A slice that uses under half of a larger
+    dictionary (a batch cut from a row group) keeps only the entries it uses.
     """
     if _is_string_dictionary(value):
         return _from_dictionary(value)
