@@ -27,6 +27,7 @@ __all__ = [
     "NUMERIC",
     "ROW_GROUP_ROWS",
     "generate_table",
+    "vocabulary",
     "write_census",
     "write_small_census",
 ]
@@ -55,8 +56,14 @@ ROW_GROUP_ROWS = 65_536
 ROWS_PER_FILE = 262_144
 
 
-def _vocabulary(name: str, size: int) -> pa.Array:
-    return pa.array([f"{name}_{i:05d}" for i in range(size)])
+def vocabulary(name: str) -> list[str]:
+    """Every value of a categorical column, most frequent first.
+
+    Example:
+        >>> vocabulary("workclass")[:2], len(vocabulary("zipcode"))
+        (['workclass_00000', 'workclass_00001'], 10000)
+    """
+    return [f"{name}_{i:05d}" for i in range(CATEGORICAL[name])]
 
 
 def _zipf_ids(
@@ -97,7 +104,7 @@ def generate_table(rows: int, seed: int = 0) -> pa.Table:
     ids = {}
     for name, size in CATEGORICAL.items():
         ids[name] = _zipf_ids(rng, size, rows)
-        columns[name] = _vocabulary(name, size).take(pa.array(ids[name]))
+        columns[name] = pa.array(vocabulary(name)).take(pa.array(ids[name]))
     # A logistic score of a few columns, including categorical effects that a
     # hashed or embedded column can pick up.
     score = (

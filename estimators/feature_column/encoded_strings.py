@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from estimators.feature_column import hashing
 from estimators.feature_column.raw_values import Layout, text_array
@@ -61,7 +62,7 @@ class EncodedStrings:
         """`table[codes]` for each flat value, `fill` where it is missing."""
         table = np.asarray(table)
         extended = np.concatenate([table, np.array([fill], dtype=table.dtype)])
-        return extended[self.codes]
+        return np.take(extended, self.codes)
 
 
 _VECTORISED_HASHING = 1_000
@@ -82,7 +83,15 @@ def string_codes(value: Any, key: str, *, allow_numbers: bool) -> EncodedStrings
     Same checks and errors as `string_values`, and the same values:
     `string_values(...)[i]` is `dictionary[codes[i]]`, or null where `codes[i]`
     is -1.
+
+    A dictionary-encoded string array (`pa.DictionaryArray`, or a
+    `ChunkedArray` of them, as Parquet row groups decode) keeps its
+    dictionary: nothing is hashed per row, and the columns compute one result
+    per dictionary entry. A slice that uses under half of a larger
+    dictionary (a batch cut from a row group) keeps only the entries it uses.
     """
+    if _is_string_dictionary(value):
+        return _from_dictionary(value)
     array, layout, numbers = text_array(value, key, allow_numbers=allow_numbers)
     if array.null_count == len(array):
         codes = np.full(len(array), -1, np.int32)
@@ -107,3 +116,69 @@ def _empty_position(dictionary: pa.Array) -> int:
     lengths = offsets[1:] - offsets[:-1]
     position = int(lengths.argmin())
     return position if lengths[position] == 0 else -1
+
+
+_ALL_USED = 4
+"""From this many rows per dictionary entry, all entries are taken to be used
+(a whole row group) and the dictionary is not compacted."""
+
+
+def _is_string_dictionary(value: Any) -> bool:
+    """A dictionary-encoded array (or chunked array) of string values."""
+    if not isinstance(value, pa.DictionaryArray | pa.ChunkedArray):
+        return False
+    kind = value.type
+    return pa.types.is_dictionary(kind) and (
+        pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type)
+    )
+
+
+def _from_dictionary(value: pa.DictionaryArray | pa.ChunkedArray) -> EncodedStrings:
+    """`string_codes` of a dictionary-encoded string array, from its dictionary."""
+    indices, dictionary = _indices_and_dictionary(value)
+    codes = pc.cast(indices, pa.int32())
+    codes = (codes.fill_null(-1) if codes.null_count else codes).to_numpy()
+    if len(codes) < _ALL_USED * len(dictionary):  # maybe a slice: compact
+        counts = np.bincount(codes + 1, minlength=len(dictionary) + 1)[1:]
+        used = np.flatnonzero(counts).astype(np.int32)
+        if 2 * len(used) < len(dictionary):
+            position = np.full(len(dictionary) + 1, -1, np.int32)  # [-1] stays -1
+            position[used] = np.arange(len(used), dtype=np.int32)
+            codes = np.take(position, codes)
+            dictionary = dictionary.take(pa.array(used))
+    # Null and "" entries are missing values, as they are in a plain array.
+    missing = pc.fill_null(pc.binary_length(dictionary), 0).to_numpy() == 0
+    if missing.any():
+        codes = np.where(np.append(missing, True)[codes], -1, codes).astype(np.int32)
+    return EncodedStrings(codes, dictionary, Layout(len(value), 1), numbers=False)
+
+
+def _indices_and_dictionary(
+    value: pa.DictionaryArray | pa.ChunkedArray,
+) -> tuple[pa.Array, pa.Array]:
+    """The indices into one dictionary, for one array or all chunks."""
+    if isinstance(value, pa.DictionaryArray):
+        return value.indices, value.dictionary
+    chunks = value.chunks
+    if not chunks:
+        return pa.array([], pa.int32()), pa.array([], pa.large_string())
+    first = chunks[0].dictionary
+    if all(_same_array(c.dictionary, first) for c in chunks[1:]):
+        return pa.concat_arrays([c.indices for c in chunks]), first
+    # Different dictionaries (Arrow cannot unify those with nulls): placed one
+    # after the other, each chunk's indices shifted to its own.
+    indices, start = [], 0
+    for chunk in chunks:
+        indices.append(pc.add(pc.cast(chunk.indices, pa.int32()), start))
+        start += len(chunk.dictionary)
+    return pa.concat_arrays(indices), pa.concat_arrays([c.dictionary for c in chunks])
+
+
+def _same_array(a: pa.Array, b: pa.Array) -> bool:
+    """The same values: the same memory (cheap), else compared."""
+    same_memory = (a.offset, len(a)) == (b.offset, len(b)) and all(
+        (x is None and y is None)
+        or (x is not None and y is not None and x.address == y.address)
+        for x, y in zip(a.buffers(), b.buffers(), strict=True)
+    )
+    return same_memory or a.equals(b)

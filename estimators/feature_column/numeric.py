@@ -85,8 +85,19 @@ class NumericColumn(DenseColumn):
 
     def _host_outputs(self, ctx: HostContext) -> dict[str, np.ndarray]:
         base.require_frozen(self)
-        values = self._host_values(ctx)
-        raw = ctx.features[self.key]
+        raw = ctx.raw(self.key, self)
+        if _plain_numbers(raw, self.shape) and raw.dtype.kind == "f":
+            # One cast: NaN stays NaN in float32 and the default is the same
+            # float32 either way, so this equals the float64 route below.
+            with np.errstate(over="ignore"):
+                out = raw.astype(np.float32).reshape(-1, 1)
+            missing = np.isnan(out)
+            if not missing.any():
+                return {self.name: out}
+            if self.default_value is not None:
+                out[missing] = np.float32(self.default_value[0])
+                return {self.name: out}
+        values = self._host_values(ctx)  # raises the missing-value error
         if _plain_numbers(raw, self.shape) and raw.dtype.kind != "f":
             # Integers (never missing, < 2**64) cannot overflow float32.
             return {self.name: values.astype(np.float32).reshape(-1, *self.shape)}
