@@ -17,6 +17,7 @@ Example:
 from estimators.export._files import ExportError, latest_export
 from estimators.export._host import ServingInputError
 from estimators.export._mlmodel import log_model_kwargs
+from estimators.export.example_parsing import parse_example, serialize_example
 from estimators.export.exported import ExportedModel, load
 from estimators.export.predictor import Predictor
 from estimators.export.serving import (
@@ -40,4 +41,6 @@ __all__ = [
     "latest_export",
     "load",
     "log_model_kwargs",
+    "parse_example",
+    "serialize_example",
 ]

@@ -110,6 +110,10 @@ class ServingInputReceiver:
         receiver_tensors: Kept for tf.estimator compatibility; unused.
         parse_records: Requests may also be records (a dict per row) in which a
             column with a default value can be left out.
+        example_key: Requests may also be serialized `tf.train.Example`s (a list
+            of bytes, or a column of that name), parsed with the `features`
+            specs before the transform; None: they are not accepted. The parsing
+            receiver sets tf's name, "examples".
 
     Example:
         >>> receiver = ServingInputReceiver({"x": np.zeros((1, 4), np.float32)})
@@ -120,6 +124,7 @@ class ServingInputReceiver:
     features: Mapping[str, Any]
     receiver_tensors: Any = None
     parse_records: bool = False
+    example_key: str | None = None
     _specs: dict[str, InputSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -200,11 +205,13 @@ def build_raw_serving_input_receiver_fn(
 def build_parsing_serving_input_receiver_fn(
     feature_spec: Mapping[str, Any], default_batch_size: int | None = None
 ) -> Callable[[], ServingInputReceiver]:
-    """A receiver fn for records of raw columns, e.g. one JSON object per row.
+    """A receiver fn for serialized `tf.train.Example`s and records of raw columns.
 
-    tf.estimator's version parsed serialised `tf.Example`s; this one takes a
-    dict row (or a list of them, or columns) and fills a column that a row
-    lacks from the spec's `default_value`.
+    As tf.estimator's, the exported model parses serialized `tf.train.Example`
+    records (a list of bytes; over JSON, TF-Serving's `{"b64": ...}` or a column
+    "examples" of base64 text), without TensorFlow. It also takes a dict row (or
+    a list of them, or columns). Either way a feature that a record lacks gets
+    the spec's `default_value`; without one it is an error naming the feature.
 
     Args:
         feature_spec: Column name -> `fc.FixedLenFeature` / `fc.VarLenFeature`,
@@ -218,5 +225,10 @@ def build_parsing_serving_input_receiver_fn(
         (0.0,)
     """
     del default_batch_size
-    receiver = ServingInputReceiver(dict(feature_spec), parse_records=True)
+    receiver = ServingInputReceiver(
+        dict(feature_spec),
+        receiver_tensors={"examples": InputSpec(STRING)},
+        parse_records=True,
+        example_key="examples",
+    )
     return lambda: receiver

@@ -110,6 +110,7 @@ def _signature(
     outputs, is_dict = _outputs(exported, class_names)
     return {
         "receiver": "parsing" if receiver.parse_records else "raw",
+        "example_key": receiver.example_key,  # serialized tf.Examples accepted
         "inputs": {name: spec.to_json() for name, spec in receiver.features.items()},
         "features": {
             name: {
@@ -172,7 +173,7 @@ def _receiver(
         from estimators import feature_column as fc
 
         spec = fc.make_parse_example_spec(estimator.feature_columns)
-        return ServingInputReceiver(spec, parse_records=True)
+        return ServingInputReceiver(spec, parse_records=True, example_key="examples")
     receiver = fn() if callable(fn) else fn
     if not isinstance(receiver, ServingInputReceiver):
         raise TypeError(
