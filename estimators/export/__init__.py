@@ -23,6 +23,7 @@ from estimators.export.predictor import Predictor
 from estimators.export.serving import (
     InputSpec,
     ServingInputReceiver,
+    TensorServingInputReceiver,
     build_parsing_serving_input_receiver_fn,
     build_raw_serving_input_receiver_fn,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Predictor",
     "ServingInputError",
     "ServingInputReceiver",
+    "TensorServingInputReceiver",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "export_saved_model",

@@ -315,7 +315,15 @@ def request_columns(
     inputs: Any, signature: Mapping[str, Any], specs: Mapping[str, InputSpec]
 ) -> Any:
     """A request as raw columns: serialized Examples are parsed when the export
-    takes them (`signature["example_key"]`); anything else is returned as is."""
+    takes them (`signature["example_key"]`), a bare array is the one input of a
+    `TensorServingInputReceiver` (`signature["tensor_key"]`); anything else is
+    returned as is."""
+    tensor_key = signature.get("tensor_key")
+    if tensor_key and (
+        isinstance(inputs, np.ndarray)
+        or (isinstance(inputs, list) and inputs and not isinstance(inputs[0], Mapping))
+    ):
+        return {tensor_key: inputs}
     key = signature.get("example_key")
     if not key:
         return inputs

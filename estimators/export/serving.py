@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "InputSpec",
     "ServingInputReceiver",
+    "TensorServingInputReceiver",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
 ]
@@ -135,6 +136,54 @@ class ServingInputReceiver:
             )
         specs = {str(k): as_input_spec(k, v) for k, v in self.features.items()}
         object.__setattr__(self, "features", specs)
+
+    @property
+    def tensor_key(self) -> str | None:
+        """The request key of a `TensorServingInputReceiver`'s one input, else None."""
+        return None
+
+
+TENSOR_KEY = "inputs"  # TF-Serving's name for a model's single unnamed input
+
+
+@dataclass(frozen=True)
+class TensorServingInputReceiver(ServingInputReceiver):
+    """A receiver whose `model_fn` takes ONE array as features, not a dict.
+
+    As tf's: for a model trained on `input_fn`s that return `(array, labels)`
+    (e.g. a Keras model from `model_to_estimator`). Requests give the array
+    itself, or `{"inputs": array}` (TF-Serving's and MLflow's column name).
+
+    Args:
+        features: The input's `InputSpec`, or an example batch (leading batch
+            axis) or `jax.ShapeDtypeStruct` whose per-row shape and dtype are taken.
+        receiver_tensors: Kept for tf.estimator compatibility; a one-entry dict
+            names the request column instead of "inputs".
+
+    Example:
+        >>> receiver = TensorServingInputReceiver(np.zeros((1, 8), np.float32))
+        >>> receiver.tensor_key, receiver.features["inputs"].shape
+        ('inputs', (8,))
+    """
+
+    def __post_init__(self) -> None:
+        if isinstance(self.features, Mapping):
+            raise ValueError(
+                "TensorServingInputReceiver: `features` is one array spec, not a "
+                "dict; use ServingInputReceiver for a dict of features."
+            )
+        key = TENSOR_KEY
+        if (
+            isinstance(self.receiver_tensors, Mapping)
+            and len(self.receiver_tensors) == 1
+        ):
+            key = str(next(iter(self.receiver_tensors)))
+        object.__setattr__(self, "features", {key: self.features})
+        super().__post_init__()
+
+    @property
+    def tensor_key(self) -> str | None:
+        return next(iter(self.features))
 
 
 def as_input_spec(name: str, value: Any) -> InputSpec:

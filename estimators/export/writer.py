@@ -77,11 +77,14 @@ def export_saved_model(
     columns = estimator.feature_columns
     transform_text = _serialize_columns(columns) if columns else None
     features, var_width = example_features(estimator, receiver)
+    key = receiver.tensor_key  # the model_fn takes features[key] itself
     variables, global_step, rng = estimator._variables_for(
-        path, (features, None, np.ones(1, np.float32)), ModeKeys.PREDICT
+        path,
+        (features[key] if key else features, None, np.ones(1, np.float32)),
+        ModeKeys.PREDICT,
     )
     exported = _export_program(
-        estimator._program, variables, rng, features, var_width, platforms
+        estimator._program, variables, rng, features, var_width, platforms, key
     )
     names = _class_names(estimator)
     signature = _signature(receiver, features, var_width, exported, names)
@@ -111,6 +114,7 @@ def _signature(
     return {
         "receiver": "parsing" if receiver.parse_records else "raw",
         "example_key": receiver.example_key,  # serialized tf.Examples accepted
+        "tensor_key": receiver.tensor_key,  # a bare array request is this column
         "inputs": {name: spec.to_json() for name, spec in receiver.features.items()},
         "features": {
             name: {
@@ -196,6 +200,7 @@ def _export_program(
     features: Mapping[str, np.ndarray],
     var_width: frozenset[str],
     platforms: Sequence[str] | None,
+    tensor_key: str | None = None,
 ) -> jax.export.Exported:
     names = ["b"] + [f"k{i}" for i in range(len(var_width))]
     dims = jax.export.symbolic_shape(", ".join(names))
@@ -215,7 +220,11 @@ def _export_program(
         lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
         (variables, rng),
     )
-    fn = jax.jit(lambda v, r, f: _model.predict_step(program, v, r, f, None))
+    fn = jax.jit(
+        lambda v, r, f: _model.predict_step(
+            program, v, r, f[tensor_key] if tensor_key else f, None
+        )
+    )
     try:
         lower = jax.export.export(fn, platforms=platforms or DEFAULT_PLATFORMS)
         return lower(*abstract, feature_specs)

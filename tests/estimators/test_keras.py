@@ -166,7 +166,7 @@ def test_training_matches_keras_fit_step_for_step(tmp_path):
     x, y = images(32, seed=3)
     reference = pretrained_model()
     model = pretrained_model()
-    model.set_weights(reference.get_weights())
+    model.set_weights([np.asarray(v.value) for v in reference.weights])
     estimator = est.model_to_estimator(
         keras_model=model, model_dir=str(tmp_path), config=fast_config()
     )
@@ -258,3 +258,14 @@ def test_load_checkpoint_into_names_a_missing_weight(guide):
     other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, name="other")])
     with pytest.raises(ValueError, match=r"keras weight 'other/kernel' is not in"):
         est.load_checkpoint_into(other, estimator.model_dir)
+
+
+def test_the_keras_estimator_exports_and_serves(guide, tmp_path):
+    _, estimator, _, (x, _) = guide
+    receiver = est.export.TensorServingInputReceiver(x)
+    path = estimator.export_saved_model(str(tmp_path), lambda: receiver)
+    served = est.export.load(path)(x[:5])
+    expected = next(
+        estimator.predict(lambda: (x[:5], None), yield_single_examples=False)
+    )
+    np.testing.assert_allclose(served["head"], expected["head"], rtol=1e-5, atol=1e-6)
