@@ -17,11 +17,13 @@ Example:
 from estimators.export._files import ExportError, latest_export
 from estimators.export._host import ServingInputError
 from estimators.export._mlmodel import log_model_kwargs
+from estimators.export.example_parsing import parse_example, serialize_example
 from estimators.export.exported import ExportedModel, load
 from estimators.export.predictor import Predictor
 from estimators.export.serving import (
     InputSpec,
     ServingInputReceiver,
+    TensorServingInputReceiver,
     build_parsing_serving_input_receiver_fn,
     build_raw_serving_input_receiver_fn,
 )
@@ -34,10 +36,13 @@ __all__ = [
     "Predictor",
     "ServingInputError",
     "ServingInputReceiver",
+    "TensorServingInputReceiver",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
     "export_saved_model",
     "latest_export",
     "load",
     "log_model_kwargs",
+    "parse_example",
+    "serialize_example",
 ]

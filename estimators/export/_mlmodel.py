@@ -30,6 +30,7 @@ _REQUIREMENTS = (
     "pandas",
     "safetensors",
     "flatbuffers",
+    "protobuf",
     "mlflow",
 )
 

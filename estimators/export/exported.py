@@ -18,7 +18,7 @@ import safetensors.numpy
 
 from estimators import batching
 from estimators.checkpoints import path_name
-from estimators.export import _files, _host
+from estimators.export import _files, _host, example_parsing
 from estimators.export._files import ExportError
 from estimators.export.serving import InputSpec
 from estimators.input_pipeline import to_numpy
@@ -122,6 +122,7 @@ class ExportedModel:
 
     def transform(self, inputs: Any) -> tuple[dict[str, np.ndarray], int]:
         """The request's program features (transformed, checked) and its row count."""
+        inputs = example_parsing.request_columns(inputs, self.signature, self.inputs)
         columns = _host.to_columns(inputs)
         rows = _host.rows_of(columns)
         columns = _host.check_inputs(columns, self.inputs, rows)

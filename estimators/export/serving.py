@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "InputSpec",
     "ServingInputReceiver",
+    "TensorServingInputReceiver",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
 ]
@@ -110,6 +111,10 @@ class ServingInputReceiver:
         receiver_tensors: Kept for tf.estimator compatibility; unused.
         parse_records: Requests may also be records (a dict per row) in which a
             column with a default value can be left out.
+        example_key: Requests may also be serialized `tf.train.Example`s (a list
+            of bytes, or a column of that name), parsed with the `features`
+            specs before the transform; None: they are not accepted. The parsing
+            receiver sets tf's name, "examples".
 
     Example:
         >>> receiver = ServingInputReceiver({"x": np.zeros((1, 4), np.float32)})
@@ -120,6 +125,7 @@ class ServingInputReceiver:
     features: Mapping[str, Any]
     receiver_tensors: Any = None
     parse_records: bool = False
+    example_key: str | None = None
     _specs: dict[str, InputSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +136,54 @@ class ServingInputReceiver:
             )
         specs = {str(k): as_input_spec(k, v) for k, v in self.features.items()}
         object.__setattr__(self, "features", specs)
+
+    @property
+    def tensor_key(self) -> str | None:
+        """The request key of a `TensorServingInputReceiver`'s one input, else None."""
+        return None
+
+
+TENSOR_KEY = "inputs"  # TF-Serving's name for a model's single unnamed input
+
+
+@dataclass(frozen=True)
+class TensorServingInputReceiver(ServingInputReceiver):
+    """A receiver whose `model_fn` takes ONE array as features, not a dict.
+
+    As tf's: for a model trained on `input_fn`s that return `(array, labels)`
+    (e.g. a Keras model from `model_to_estimator`). Requests give the array
+    itself, or `{"inputs": array}` (TF-Serving's and MLflow's column name).
+
+    Args:
+        features: The input's `InputSpec`, or an example batch (leading batch
+            axis) or `jax.ShapeDtypeStruct` whose per-row shape and dtype are taken.
+        receiver_tensors: Kept for tf.estimator compatibility; a one-entry dict
+            names the request column instead of "inputs".
+
+    Example:
+        >>> receiver = TensorServingInputReceiver(np.zeros((1, 8), np.float32))
+        >>> receiver.tensor_key, receiver.features["inputs"].shape
+        ('inputs', (8,))
+    """
+
+    def __post_init__(self) -> None:
+        if isinstance(self.features, Mapping):
+            raise ValueError(
+                "TensorServingInputReceiver: `features` is one array spec, not a "
+                "dict; use ServingInputReceiver for a dict of features."
+            )
+        key = TENSOR_KEY
+        if (
+            isinstance(self.receiver_tensors, Mapping)
+            and len(self.receiver_tensors) == 1
+        ):
+            key = str(next(iter(self.receiver_tensors)))
+        object.__setattr__(self, "features", {key: self.features})
+        super().__post_init__()
+
+    @property
+    def tensor_key(self) -> str | None:
+        return next(iter(self.features))
 
 
 def as_input_spec(name: str, value: Any) -> InputSpec:
@@ -200,11 +254,13 @@ def build_raw_serving_input_receiver_fn(
 def build_parsing_serving_input_receiver_fn(
     feature_spec: Mapping[str, Any], default_batch_size: int | None = None
 ) -> Callable[[], ServingInputReceiver]:
-    """A receiver fn for records of raw columns, e.g. one JSON object per row.
+    """A receiver fn for serialized `tf.train.Example`s and records of raw columns.
 
-    tf.estimator's version parsed serialised `tf.Example`s; this one takes a
-    dict row (or a list of them, or columns) and fills a column that a row
-    lacks from the spec's `default_value`.
+    As tf.estimator's, the exported model parses serialized `tf.train.Example`
+    records (a list of bytes; over JSON, TF-Serving's `{"b64": ...}` or a column
+    "examples" of base64 text), without TensorFlow. It also takes a dict row (or
+    a list of them, or columns). Either way a feature that a record lacks gets
+    the spec's `default_value`; without one it is an error naming the feature.
 
     Args:
         feature_spec: Column name -> `fc.FixedLenFeature` / `fc.VarLenFeature`,
@@ -218,5 +274,10 @@ def build_parsing_serving_input_receiver_fn(
         (0.0,)
     """
     del default_batch_size
-    receiver = ServingInputReceiver(dict(feature_spec), parse_records=True)
+    receiver = ServingInputReceiver(
+        dict(feature_spec),
+        receiver_tensors={"examples": InputSpec(STRING)},
+        parse_records=True,
+        example_key="examples",
+    )
     return lambda: receiver

@@ -73,10 +73,13 @@ def export_saved_model(
     columns = runner.feature_columns
     transform_text = serialize(columns) if columns else None
     features, var_width = example_features(runner, receiver)
-    batch = batching.Batch(features, None, None)
+    key = receiver.tensor_key  # the model_fn takes features[key] itself
+    batch = batching.Batch(features[key] if key else features, None, None)
     variables, global_step, rng = runner.variables(path, batch, ModeKeys.PREDICT)
     config = runner.step_config(ModeKeys.PREDICT, batch)
-    exported = _export_program(config, variables, rng, features, var_width, platforms)
+    exported = _export_program(
+        config, variables, rng, features, var_width, platforms, key
+    )
     names = _class_names(runner)
     signature = _signature(receiver, features, var_width, exported, names)
     metadata = _metadata(runner, path, global_step, names, signature["outputs"])
@@ -104,6 +107,8 @@ def _signature(
     outputs, is_dict = _outputs(exported, class_names)
     return {
         "receiver": "parsing" if receiver.parse_records else "raw",
+        "example_key": receiver.example_key,  # serialized tf.Examples accepted
+        "tensor_key": receiver.tensor_key,  # a bare array request is this column
         "inputs": {name: spec.to_json() for name, spec in receiver.features.items()},
         "features": {
             name: {
@@ -164,7 +169,7 @@ def _receiver(
                 "np.float32)}) naming each raw input with an example batch."
             )
         spec = make_parse_example_spec(runner.feature_columns)
-        return ServingInputReceiver(spec, parse_records=True)
+        return ServingInputReceiver(spec, parse_records=True, example_key="examples")
     receiver = fn() if callable(fn) else fn
     if not isinstance(receiver, ServingInputReceiver):
         raise TypeError(
@@ -181,6 +186,7 @@ def _export_program(
     features: Mapping[str, np.ndarray],
     var_width: frozenset[str],
     platforms: Sequence[str] | None,
+    tensor_key: str | None = None,
 ) -> jax.export.Exported:
     names = ["b"] + [f"k{i}" for i in range(len(var_width))]
     dims = jax.export.symbolic_shape(", ".join(names))
@@ -200,7 +206,9 @@ def _export_program(
         lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
         (variables, rng),
     )
-    fn = jax.jit(lambda v, r, f: predictions_of(config, v, r, f))
+    fn = jax.jit(
+        lambda v, r, f: predictions_of(config, v, r, f[tensor_key] if tensor_key else f)
+    )
     try:
         lower = jax.export.export(fn, platforms=platforms or DEFAULT_PLATFORMS)
         return lower(*abstract, feature_specs)

@@ -166,7 +166,7 @@ def test_training_matches_keras_fit_step_for_step(tmp_path):
     x, y = images(32, seed=3)
     reference = pretrained_model()
     model = pretrained_model()
-    model.set_weights(reference.get_weights())
+    model.set_weights([np.asarray(v.value) for v in reference.weights])
     estimator = est.model_to_estimator(
         keras_model=model, model_dir=str(tmp_path), config=fast_config()
     )
@@ -258,3 +258,59 @@ def test_load_checkpoint_into_names_a_missing_weight(guide):
     other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, name="other")])
     with pytest.raises(ValueError, match=r"keras weight 'other/kernel' is not in"):
         est.load_checkpoint_into(other, estimator.model_dir)
+
+
+def test_the_keras_estimator_exports_and_serves(guide, tmp_path):
+    _, estimator, _, (x, _) = guide
+    receiver = est.export.TensorServingInputReceiver(x)
+    path = estimator.export_saved_model(str(tmp_path), lambda: receiver)
+    served = est.export.load(path)(x[:5])
+    expected = next(
+        estimator.predict(lambda: (x[:5], None), yield_single_examples=False)
+    )
+    np.testing.assert_allclose(served["head"], expected["head"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_multi_output_model_with_dropout_trains_on_its_compiled_losses(tmp_path):
+    inputs = keras.Input((4,), name="x")
+    hidden = keras.layers.Dropout(0.5, seed=1)(keras.layers.Dense(8)(inputs))
+    outputs = {
+        "size": keras.layers.Dense(1, name="size")(hidden),
+        "kind": keras.layers.Dense(3, activation="softmax", name="kind")(hidden),
+    }
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer="adam",
+        loss={"size": "mse", "kind": "sparse_categorical_crossentropy"},
+    )
+    seeds = [v for v in model.non_trainable_variables if "seed" in v.path]
+    assert seeds, [v.path for v in model.non_trainable_variables]
+    estimator = est.model_to_estimator(
+        keras_model=model, model_dir=str(tmp_path), config=fast_config()
+    )
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    labels = {"size": x[:, :1], "kind": (x[:, 0] > 0).astype(np.int32)}
+    estimator.train(lambda: (x, labels), steps=2)
+    name = "non_trainable/keras/" + seeds[0].path.removeprefix(f"{model.name}/")
+    # Dropout's RNG state moved on in training, as in Keras.
+    assert not np.array_equal(estimator.get_variable_value(name), seeds[0].value)
+    predicted = next(estimator.predict(lambda: (x, None), yield_single_examples=False))
+    assert sorted(predicted) == ["kind", "size"]
+    assert np.isfinite(estimator.evaluate(lambda: (x, labels))["loss"])
+
+
+def test_a_saved_keras_file_converts_with_keras_model_path(tmp_path):
+    model = pretrained_model()
+    model.save(tmp_path / "model.keras")
+    estimator = est.model_to_estimator(
+        keras_model_path=tmp_path / "model.keras",
+        model_dir=str(tmp_path / "m"),
+        config=fast_config(),
+    )
+    x, y = images(16)
+    estimator.train(lambda: (x, y), steps=1)
+    assert sorted(estimator.evaluate(lambda: (x, y))) == [
+        "accuracy",
+        "global_step",
+        "loss",
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -75,6 +76,35 @@ def test_the_pyfunc_refuses_bad_input_with_invalid_parameter_value(export_path):
     ) as info:
         model.predict(bad)
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def serialized_records(features):
+    """One serialized tf.train.Example per row of the census-like columns."""
+    from estimators.export import serialize_example
+
+    return [
+        serialize_example(
+            {
+                "age": float(features["age"][i]),
+                "city": features["city"][i].as_py(),
+                "tags": features["tags"][i].as_py(),
+            }
+        )
+        for i in range(len(features["age"]))
+    ]
+
+
+def test_the_pyfunc_takes_serialized_examples(
+    export_path, classifier, make_census, predict
+):
+    """The default export parses tf.Examples: a list of bytes or a column of them."""
+    features = make_census(5, seed=12)
+    records = serialized_records(features)
+    model = mlflow.pyfunc.load_model(export_path)
+    expected = expected_records(classifier, features, predict)
+    assert_records_close(records_of(model.predict(records)), expected)
+    frame = pd.DataFrame({"examples": records})
+    assert_records_close(records_of(model.predict(frame)), expected)
 
 
 def test_log_model_kwargs_save_a_model_that_points_at_the_export(
@@ -207,3 +237,20 @@ def test_mlflow_models_serve_answers_over_http(
     status, body = post(f"{served}/invocations", {"dataframe_split": unknown})
     assert status == 400
     assert "feature 'city': unknown category 'paris'" in body["message"]
+
+    # Serialized tf.train.Examples, base64 in JSON as TF-Serving clients send them.
+    texts = [base64.b64encode(r).decode() for r in serialized_records(features)]
+    for payload in (
+        {"instances": [{"b64": text} for text in texts]},
+        {"inputs": {"examples": texts}},
+    ):
+        status, body = post(f"{served}/invocations", payload)
+        assert status == 200, body
+        assert_records_close(body["predictions"], expected)
+    from estimators.export import serialize_example
+
+    bad = serialize_example({"age": 30, "city": "lima", "tags": ["a"]})
+    payload = {"instances": [{"b64": base64.b64encode(bad).decode()}]}
+    status, body = post(f"{served}/invocations", payload)
+    assert status == 400
+    assert "feature 'age': record 0 holds int64 values" in body["message"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import numpy as np
+import optax
 import pyarrow as pa
 import pytest
 
@@ -72,3 +74,37 @@ def test_a_receiver_fn_must_return_a_receiver(mlp, tmp_path):
         TypeError, match="must return an est.export.ServingInputReceiver"
     ):
         estimator.export_saved_model(str(tmp_path), lambda: {"x": 1})
+
+
+def _array_model_fn(features, labels, mode):
+    """A model_fn whose features are ONE array, as tf's TensorServingInputReceiver."""
+    assert not isinstance(features, dict)
+    y = nn.Dense(2)(features)
+    if mode == est.ModeKeys.PREDICT:
+        return est.EstimatorSpec(mode, predictions={"y": y})
+    loss = est.losses.mean_squared_error(labels, y)
+    return est.EstimatorSpec(mode, loss=loss, optimizer=optax.sgd(0.1))
+
+
+def test_a_tensor_receiver_serves_a_model_fn_of_one_array(tmp_path):
+    x = np.linspace(-1, 1, 24, dtype=np.float32).reshape(8, 3)
+    estimator = est.Estimator(_array_model_fn, model_dir=str(tmp_path / "m"))
+    estimator.train(lambda: (x, x[:, :2]), steps=3)
+    receiver = est.export.TensorServingInputReceiver(x)
+    assert receiver.features == {"inputs": InputSpec("float32", (3,))}
+    path = estimator.export_saved_model(str(tmp_path / "e"), lambda: receiver)
+    model = est.export.load(path)
+    assert model.signature["tensor_key"] == "inputs"
+    expected = next(estimator.predict(lambda: (x, None), yield_single_examples=False))
+    np.testing.assert_allclose(model(x)["y"], expected["y"], rtol=1e-6)
+    np.testing.assert_allclose(model({"inputs": x})["y"], expected["y"], rtol=1e-6)
+    np.testing.assert_allclose(model(x.tolist())["y"], expected["y"], rtol=1e-6)
+
+
+def test_a_tensor_receiver_takes_one_array_not_a_dict():
+    with pytest.raises(ValueError, match="`features` is one array spec, not a dict"):
+        est.export.TensorServingInputReceiver({"x": np.zeros((1, 2))})
+    named = est.export.TensorServingInputReceiver(
+        np.zeros((1, 2)), receiver_tensors={"images": None}
+    )
+    assert named.tensor_key == "images"
