@@ -13,6 +13,7 @@ from estimators import distribute
 from estimators import export
 from estimators import feature_column
 from estimators import heads
+from estimators import layers
 from estimators import losses
 from estimators import metrics
 from estimators import summary
@@ -106,6 +107,7 @@ __all__ = [
     "feature_column",
     "heads",
     "inputs",
+    "layers",
     "losses",
     "make_early_stopping_hook",
     "metrics",

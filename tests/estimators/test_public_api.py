@@ -76,6 +76,7 @@ PINNED = [
     "feature_column",
     "heads",
     "inputs",
+    "layers",
     "losses",
     "make_early_stopping_hook",
     "metrics",
