@@ -28,8 +28,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# One markdown table of every benchmark (minutes); `make bench QUICK=1` for a short run.
 bench: $(STAMP)
-	$(BIN)/python bench/bench_estimator.py
+	$(BIN)/python bench/run_all.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from estimators import distribute
 from estimators import export
 from estimators import feature_column
 from estimators import heads
+from estimators import layers
 from estimators import losses
 from estimators import metrics
 from estimators import summary
@@ -121,6 +122,7 @@ __all__ = [
     "inputs",
     "load_checkpoint_into",
     "load_flax_variables",
+    "layers",
     "losses",
     "make_early_stopping_hook",
     "metrics",

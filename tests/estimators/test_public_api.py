@@ -83,6 +83,7 @@ PINNED = [
     "inputs",
     "load_checkpoint_into",
     "load_flax_variables",
+    "layers",
     "losses",
     "make_early_stopping_hook",
     "metrics",
