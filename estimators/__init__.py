@@ -47,6 +47,7 @@ from estimators.mode_keys import ModeKeys
 from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
 from estimators.spec import EstimatorSpec
+from estimators.tensorboard import TensorBoardWriter
 from estimators.train_state import TrainState
 from estimators.training import BestExporter
 from estimators.training import EvalSpec
@@ -94,6 +95,7 @@ __all__ = [
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
+    "TensorBoardWriter",
     "TrainSpec",
     "TrainState",
     "WarmStartReport",

@@ -63,6 +63,7 @@ PINNED = [
     "RunConfig",
     "StepContext",
     "StopAtStepHook",
+    "TensorBoardWriter",
     "TrainSpec",
     "TrainState",
     "WarmStartReport",

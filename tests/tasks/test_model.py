@@ -19,11 +19,11 @@ def test_resolve_names_module_and_file_attributes(tmp_path):
 
 def test_yaml_spellings_of_callables():
     assert model.estimator_argument("dnn_activation_fn", "tanh").__name__ == "tanh"
-    optimizer = model.estimator_argument(
-        "optimizer", {"Adam": {"learning_rate": 0.01}}
-    )
+    optimizer = model.estimator_argument("optimizer", {"Adam": {"learning_rate": 0.01}})
     assert isinstance(optimizer, optax.GradientTransformation)
-    assert model.estimator_argument("optimizer", "Adagrad") == "Adagrad"  # canned take names
+    assert (
+        model.estimator_argument("optimizer", "Adagrad") == "Adagrad"
+    )  # canned take names
 
 
 def _frozen(tmp_path):
