@@ -53,6 +53,7 @@ from estimators.model_to_estimator import model_to_estimator
 from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
 from estimators.spec import EstimatorSpec
+from estimators.tensorboard import TensorBoardWriter
 from estimators.train_state import TrainState
 from estimators.training import BestExporter
 from estimators.training import EvalSpec
@@ -103,6 +104,7 @@ __all__ = [
     "StepContext",
     "StopAtStepHook",
     "TFCompatWarning",
+    "TensorBoardWriter",
     "TrainSpec",
     "TrainState",
     "VocabInfo",

@@ -247,9 +247,9 @@ class PipelineConfig(_Section):
     def override(self, **dotted: Any) -> PipelineConfig:
         """A copy with fields changed by dotted name: `override(**{"train.steps": 5})`.
 
-        A mapping given for a section (or a mapping field such as
-        `estimator.args`) is merged into it key by key, not put in its place.
-        Errors are one line naming the field.
+        A mapping given for a whole section (`gate`, `train`, ...) is merged
+        into it key by key; any other field, `estimator.args.optimizer` say,
+        is replaced. Errors are one line naming the field.
 
         Example:
             >>> c = PipelineConfig.model_validate({"model_name": "m",
@@ -263,14 +263,19 @@ class PipelineConfig(_Section):
         data = self.model_dump()
         for name, value in dotted.items():
             *parents, leaf = name.split(".")
-            node = data
+            node, model = data, type(self)
             for part in parents:
                 if part in node and node[part] is None:
                     node[part] = {}  # an optional section, e.g. eval.early_stopping
                 if not isinstance(node.get(part), dict):
                     raise ValueError(f"config has no section {part!r} (in {name!r}).")
-                node = node[part]
-            if isinstance(value, Mapping) and isinstance(node.get(leaf), dict):
+                node, model = node[part], _section_type(model, part)
+            section = _section_type(model, leaf)
+            if (
+                section
+                and isinstance(value, Mapping)
+                and isinstance(node.get(leaf), dict)
+            ):
                 node[leaf] = merge_overrides(node[leaf], value)
             else:
                 node[leaf] = value
@@ -289,6 +294,20 @@ class PipelineConfig(_Section):
         flat: dict[str, str] = {}
         _flatten(self.model_dump(mode="json"), "", flat)
         return flat
+
+
+def _section_type(model: type | None, name: str) -> type | None:
+    """The `_Section` class of field `name` of `model`, or None (not a section)."""
+    fields = getattr(model, "model_fields", {})
+    if name not in fields:
+        return None
+    for kind in (
+        fields[name].annotation,
+        *getattr(fields[name].annotation, "__args__", ()),
+    ):
+        if isinstance(kind, type) and issubclass(kind, _Section):
+            return kind
+    return None
 
 
 def merge_overrides(

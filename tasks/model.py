@@ -23,6 +23,7 @@ from estimators import canned
 
 __all__ = [
     "build_estimator",
+    "construct_estimator",
     "estimator_argument",
     "estimator_class",
     "input_fn",
@@ -145,17 +146,18 @@ def build_estimator(
         model_dir: Checkpoints go (and are resumed from) here.
         config: The RunConfig (see `run_config`); default `run_config()`.
     """
-    return _construct(
+    return construct_estimator(
         estimator, columns_lib.read_groups(columns_uri), model_dir, config
     )
 
 
-def _construct(
+def construct_estimator(
     spec: EstimatorConfig,
     groups: Mapping[str, Sequence[Any]],
-    model_dir: str | None,
-    config: est.RunConfig | None,
+    model_dir: str,
+    config: est.RunConfig | None = None,
 ) -> est.Estimator:
+    """The Estimator of `spec` with column `groups` (built, or frozen)."""
     args = {k: estimator_argument(k, v) for k, v in spec.args.items()}
     conflict = sorted(set(args) & (set(groups) | {"model_dir", "config"}))
     if conflict:

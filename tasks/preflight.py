@@ -10,7 +10,10 @@ their raw keys and types against the data's schema), and the gate metric
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import os
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,14 +22,17 @@ from estimators_pipeline.tasks import columns as columns_lib
 from estimators_pipeline.tasks.config import EstimatorConfig, PipelineConfig
 from estimators_pipeline.tasks.ingest import check_schema, open_source
 from estimators_pipeline.tasks.model import (
+    construct_estimator,
     estimator_argument,
     estimator_class,
     resolve,
 )
 
-from estimators import heads
+from estimators import canned, heads
 
 __all__ = ["ConfigError", "check", "head_metric_keys"]
+
+_NEVER_WRITTEN = os.path.join(tempfile.gettempdir(), "estimators-preflight-unused")
 
 
 class ConfigError(ValueError):
@@ -81,6 +87,10 @@ def _check(config: PipelineConfig) -> None:
 def _check_estimator(spec: EstimatorConfig, groups: Mapping[str, Any]) -> None:
     for name, value in spec.args.items():
         estimator_argument(name, value)  # optimizer and activation names
+        if name.endswith("optimizer") and isinstance(value, str):
+            canned.get_optimizer(
+                value, learning_rate=0.1, argument=f"estimator.args.{name}"
+            )
     if spec.model_fn:
         fn = resolve(spec.model_fn)
         if not callable(fn):
@@ -94,9 +104,9 @@ def _check_estimator(spec: EstimatorConfig, groups: Mapping[str, Any]) -> None:
         if name not in parameters:
             where = "estimator.args" if name in spec.args else "features"
             known = sorted(n for n in parameters if n not in ("model_dir", "config"))
-            raise ConfigError(
-                f"{where}: {spec.type} has no argument {name!r}; it takes {known}."
-            )
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"it takes {known}."
+            raise ConfigError(f"{where}: {spec.type} has no argument {name!r}; {hint}")
     missing = [
         n
         for n, p in parameters.items()
@@ -107,6 +117,12 @@ def _check_estimator(spec: EstimatorConfig, groups: Mapping[str, Any]) -> None:
     ]
     if missing:
         raise ConfigError(f"estimator.args: {spec.type} needs {missing}.")
+    # The constructor checks values (units, n_classes, optimizer specs); it
+    # writes nothing until training (this model_dir is never created).
+    try:
+        construct_estimator(spec, groups, _NEVER_WRITTEN)
+    except ValueError as e:
+        raise ConfigError(f"estimator.args: {_one_line(e)}") from None
 
 
 def head_metric_keys(spec: EstimatorConfig) -> set[str] | None:

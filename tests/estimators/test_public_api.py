@@ -64,6 +64,7 @@ PINNED = [
     "StepContext",
     "StopAtStepHook",
     "TFCompatWarning",
+    "TensorBoardWriter",
     "TrainSpec",
     "TrainState",
     "VocabInfo",

@@ -1,7 +1,7 @@
 """The training pipeline end to end under Prefect, as the README demo runs it."""
 
 import io
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 
 import pyarrow.parquet as pq
 import pytest
@@ -58,7 +58,7 @@ def test_one_mlflow_run_per_pipeline_run_with_everything_logged(demo):
         != second.data.tags["prefect.flow_run_id"]
     )
     assert first.data.params["train.steps"] == "300"
-    steps = [m.step for m in client.get_metric_history(first.info.run_id, "loss")]
+    steps = [m.step for m in client.get_metric_history(first.info.run_id, "train/loss")]
     assert steps == list(range(20, 301, 20))
     assert [
         m.step for m in client.get_metric_history(first.info.run_id, "eval/accuracy")
@@ -104,12 +104,44 @@ def test_a_weak_model_does_not_take_champion(demo):
 
 def test_a_failing_stage_fails_the_run_and_its_mlflow_run(demo):
     path, config, _ = demo
-    code, out = _cli("run", "--config", str(path), "--set", "estimator.args.n_clases=3")
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code, out = _cli(
+            "run",
+            "--config",
+            str(path),
+            "--set",
+            "estimator.args.optimizer={SGD: {learning_rate: 1.0e+30}}",
+        )
     assert code == cli.EXIT_FAILED
     assert "train               Failed" in out
+    [line] = [x for x in err.getvalue().splitlines() if "failed" in x]
+    assert line.startswith("The pipeline failed at stage 'train': ")
+    assert "NaN or infinite loss" in line and "pipeline.log" in line
+    assert "Traceback" not in err.getvalue()
     failed = _runs(config)[-1]
     assert failed.info.status == "FAILED"
-    assert "n_clases" in failed.data.tags["failure"]
+    assert "NaN" in failed.data.tags["failure"]
+
+
+def test_the_prefect_run_page_gets_a_report_artifact(demo):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    _, config, _ = demo
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[f"{config.model_name}-report"])
+            )
+        )
+    assert len(artifacts) >= 2  # one per run
+    text = artifacts[0].data
+    assert "took alias `champion`" in text or "did not take alias" in text
+    assert "| accuracy **(gate)** |" in text
+    assert (
+        "#/experiments/" in text and f"#/models/{config.model_name}/versions/" in text
+    )
 
 
 def test_batch_predict_scores_with_the_champion(demo, repo, tmp_path):

@@ -1,10 +1,12 @@
 """The stages one after the other, as the flow calls them, without Prefect's engine."""
 
 import dataclasses
+import json
 import os
 
 import pyarrow.parquet as pq
 import pytest
+from estimators_pipeline.tasks import runs
 from estimators_pipeline.tasks.evaluate import evaluate, evaluate_champion
 from estimators_pipeline.tasks.export import export
 from estimators_pipeline.tasks.ingest import ingest
@@ -130,3 +132,52 @@ def test_a_champion_that_cannot_read_the_new_split_falls_back_to_its_record(
     assert champion.source == "recorded" and champion.version == "1"
     assert champion.metrics["accuracy"] == chain["candidate"].metrics["accuracy"]
     assert "could not be evaluated on this split" in champion.notes[0]
+
+
+def test_the_run_says_who_ran_what_on_which_data(chain):
+    client, run_id = MlflowClient(), chain["run_id"]
+    run = client.get_run(run_id)
+    tags = run.data.tags
+    assert tags["mlflow.user"] and tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.source.name"] == runs.SOURCE_NAME
+    assert tags["mlflow.source.git.commit"]
+    assert run.info.run_name.startswith(chain["config"].model_name + "-")
+    inputs = {
+        d.dataset.name: (d.dataset.digest, d.tags[0].value)
+        for d in run.inputs.dataset_inputs
+    }
+    assert set(inputs) == {"train", "eval"}
+    assert inputs["train"][1] == "training" and inputs["eval"][1] == "evaluation"
+    schema = json.loads(run.inputs.dataset_inputs[0].dataset.schema)
+    assert {c["name"] for c in schema["mlflow_colspec"]} >= {"SepalLength", "Species"}
+
+
+def test_training_metrics_are_grouped_for_the_mlflow_ui(chain):
+    metrics = MlflowClient().get_run(chain["run_id"]).data.metrics
+    assert {"train/loss", "train/steps_per_sec", "eval/accuracy"} <= set(metrics)
+    assert not {"loss", "global_step/sec"} & set(metrics)
+
+
+def test_mlflow_evaluate_works_on_the_exported_model(chain, tmp_path):
+    import mlflow
+
+    metrics = MlflowClient().get_run(chain["run_id"]).data.metrics
+    assert "mlflow_eval/accuracy_score" in metrics  # the export stage ran it
+    data = pq.read_table(chain["splits"].eval_uri).to_pandas()
+    mlflow.set_experiment(f"evaluate-{chain['config'].model_name}")
+    with mlflow.start_run():
+        result = mlflow.models.evaluate(
+            chain["exported"].model_uri,
+            data,
+            targets="Species",
+            predictions="class_ids",
+            model_type="classifier",
+            evaluators=["default"],
+        )
+    assert result.metrics["accuracy_score"] == pytest.approx(
+        chain["candidate"].metrics["accuracy"], abs=1e-6
+    )
+    predicted = mlflow.pyfunc.load_model(chain["exported"].model_uri).predict(
+        data.drop(columns=["Species"])
+    )
+    assert predicted["class_ids"].dtype.kind == "i"  # scalars, not [id] lists

@@ -158,3 +158,37 @@ def test_history_in_a_real_mlflow_run():
     ]
     assert len(client.get_metric_history(run_id, "train/steps_per_sec")) == 3
     assert len(client.get_metric_history(run_id, "train/odd_name")) == 3  # sanitised
+
+
+def test_points_reach_mlflow_within_seconds_without_a_flush():
+    client = MlflowClient()
+    experiment = client.create_experiment(f"writer-live-{time.time_ns()}")
+    run_id = client.create_run(experiment).info.run_id
+    writer = MlflowMetricWriter(run_id, flush_secs=1.0)
+    try:
+        writer.write_scalars(10, {"loss": 0.5})  # far fewer than a batch
+        written = time.monotonic()
+        history = []
+        while not history and time.monotonic() - written < 5.0:
+            time.sleep(0.1)
+            history = client.get_metric_history(run_id, "train/loss")
+        assert [(m.step, m.value) for m in history] == [(10, 0.5)]
+    finally:
+        writer.close()
+
+
+def test_mlflow_writer_uses_the_active_run_or_starts_one():
+    import mlflow
+    from estimators_pipeline.tasks.tracking import mlflow_writer
+
+    mlflow.set_experiment(f"library-{time.time_ns()}")
+    with mlflow.start_run() as active:
+        writer = mlflow_writer()
+        assert writer.run_id == active.info.run_id
+        writer.close()
+    writer = mlflow_writer()
+    try:
+        assert writer.run_id == mlflow.active_run().info.run_id
+    finally:
+        writer.close()
+        mlflow.end_run()

@@ -1,0 +1,90 @@
+"""The command line before any flow runs: config errors, resend, packaging."""
+
+import io
+import json
+import os
+import tomllib
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+from estimators_pipeline.flows import cli
+from estimators_pipeline.tasks.config import PipelineConfig
+from estimators_pipeline.tasks.runs import experiment_id, run_dir
+from mlflow.tracking import MlflowClient
+
+
+def _cli(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (["--set", "estimator.type=DNNClasifier"], "did you mean 'DNNClassifier'?"),
+        (["--set", "gate.metric=auc"], "gate.metric: DNNClassifier has no evaluation"),
+        (["--set", "train.steps=0"], "train.steps: Input should be greater than 0"),
+        (["--set", "train.stepz=5"], "train.stepz: Extra inputs are not permitted"),
+        (["--set", "nonsense"], "--set takes name=value"),
+    ],
+)
+def test_a_config_mistake_exits_2_with_one_line_and_creates_no_run(
+    write_config, change, expected
+):
+    path = write_config("iris")
+    name = PipelineConfig.from_yaml(path).model_name
+    code, out, err = _cli("run", "--config", str(path), *change)
+    assert code == cli.EXIT_USAGE
+    assert expected in err and err.count("\n") == 1, err
+    assert out == ""
+    assert MlflowClient().get_experiment_by_name(name) is None  # nothing created
+
+
+def test_a_yaml_syntax_error_is_one_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model_name: m\ndata: {uri: d.csv, label: y\n")
+    code, _, err = _cli("run", "--config", str(path))
+    assert code == cli.EXIT_USAGE
+    assert "bad.yaml: YAML syntax error: line 3, column 1:" in err
+    assert err.count("\n") == 1
+
+
+def test_resend_sends_spooled_points(write_config):
+    path = write_config("iris")
+    config = PipelineConfig.from_yaml(path)
+    client = MlflowClient()
+    run_id = client.create_run(experiment_id(client, config)).info.run_id
+    folder = run_dir(config.work_dir, config.model_name, run_id)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "train.unsent.jsonl"), "w") as f:
+        for step in (1, 2):
+            point = {"key": "train/loss", "value": 1.0, "timestamp": 0, "step": step}
+            f.write(json.dumps(point) + "\n")
+    code, out, _ = _cli("resend", "--config", str(path))
+    assert code == cli.EXIT_OK
+    assert f"MLflow run {run_id}: resent 2 points" in out
+    assert [m.step for m in client.get_metric_history(run_id, "train/loss")] == [1, 2]
+    assert _cli("resend", "--config", str(path))[1].startswith("Nothing to resend")
+
+
+def test_the_pipeline_installs_under_its_own_name(repo):
+    """No top-level `flows` or `tasks`; every package folder is in the wheel."""
+    setuptools = tomllib.loads((repo / "pyproject.toml").read_text())["tool"][
+        "setuptools"
+    ]
+    packages = set(setuptools["packages"])
+    assert not packages & {"flows", "tasks"}
+    assert setuptools["package-dir"] == {
+        "estimators_pipeline.flows": "flows",
+        "estimators_pipeline.tasks": "tasks",
+    }
+    folders = {
+        os.path.relpath(root, repo).replace(os.sep, ".")
+        for root, _, files in os.walk(repo / "estimators")
+        if "__init__.py" in files
+    }
+    assert folders <= packages, sorted(folders - packages)
+    scripts = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["estimators-pipeline"] == "estimators_pipeline.flows.cli:main"
