@@ -191,10 +191,11 @@ class TrainingLoop:
         try:
             for group in feeder:
                 hooks.before_step(context)
-                state, outputs = _run_group(step_config, state, group)
+                step_config = step_config.with_fetches(context.fetches)
+                state, outputs, fetched = _run_group(step_config, state, group)
                 previous, step, position = step, step + group.size, group.position
                 context.global_step = step
-                context._set_outputs(outputs)
+                context._set_outputs(outputs, fetched)
                 hooks.after_step(context)
                 if crossed(previous, step, config.log_step_count_steps):
                     check_finite(state)
@@ -290,7 +291,7 @@ def check_finite(state: TrainState) -> None:
 
 def _run_group(
     config: StepConfig, state: TrainState, group: Group
-) -> tuple[TrainState, Any]:
+) -> tuple[TrainState, Any, Any]:
     if group.stacked:
         return train_steps(config, state, group.batches)
     return train_step(config, state, group.batches)
