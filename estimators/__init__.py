@@ -18,6 +18,13 @@ from estimators import losses
 from estimators import metrics
 from estimators import summary
 from estimators._compat import TFCompatWarning
+from estimators.basic_session_run_hooks import FeedFnHook
+from estimators.basic_session_run_hooks import FinalOpsHook
+from estimators.basic_session_run_hooks import LoggingTensorHook
+from estimators.basic_session_run_hooks import ProfilerHook
+from estimators.basic_session_run_hooks import SecondOrStepTimer
+from estimators.basic_session_run_hooks import StepCounterHook
+from estimators.basic_session_run_hooks import SummarySaverHook
 from estimators.canned import BaselineClassifier
 from estimators.canned import BaselineRegressor
 from estimators.canned import DNNClassifier
@@ -52,6 +59,10 @@ from estimators.mode_keys import ModeKeys
 from estimators.model_to_estimator import model_to_estimator
 from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
+from estimators.session_run_hook import SessionRunArgs
+from estimators.session_run_hook import SessionRunContext
+from estimators.session_run_hook import SessionRunHook
+from estimators.session_run_hook import SessionRunValues
 from estimators.spec import EstimatorSpec
 from estimators.tensorboard import TensorBoardWriter
 from estimators.train_state import TrainState
@@ -86,7 +97,9 @@ __all__ = [
     "EstimatorSpec",
     "EvalSpec",
     "Exporter",
+    "FeedFnHook",
     "FinalExporter",
+    "FinalOpsHook",
     "Hook",
     "InMemoryWriter",
     "JsonlWriter",
@@ -94,15 +107,24 @@ __all__ = [
     "LinearClassifier",
     "LinearRegressor",
     "LoggingHook",
+    "LoggingTensorHook",
     "MetricWriter",
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
     "Predictor",
+    "ProfilerHook",
     "ProgressHook",
     "RunConfig",
+    "SecondOrStepTimer",
+    "SessionRunArgs",
+    "SessionRunContext",
+    "SessionRunHook",
+    "SessionRunValues",
     "StepContext",
+    "StepCounterHook",
     "StopAtStepHook",
+    "SummarySaverHook",
     "TFCompatWarning",
     "TensorBoardWriter",
     "TrainSpec",

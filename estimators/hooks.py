@@ -20,6 +20,7 @@ __all__ = [
     "NanTensorHook",
     "StepContext",
     "StopAtStepHook",
+    "as_hook",
 ]
 
 logger = logging.getLogger("estimators")
@@ -72,16 +73,33 @@ class StepContext:
         self.last_step = last_step
         self.writer = writer
         self.stop_requested = False
+        self.fetches: tuple[str, ...] = ()
         self._outputs: Mapping[str, Any] = {}
+        self._fetched: Mapping[str, Any] = {}
         self._host_outputs: dict[str, float] | None = None
+        self._host_fetched: dict[str, np.ndarray] | None = None
 
     def request_stop(self) -> None:
         """Asks the loop to stop after the current step."""
         self.stop_requested = True
 
-    def _set_outputs(self, outputs: Mapping[str, Any]) -> None:
+    def request_fetches(self, names: Sequence[str]) -> None:
+        """Asks the train step to also output these TRAIN predictions from now on.
+
+        Call it in `begin` or `before_step`; the values are in `fetched` after
+        the step. A new name costs one compilation (names are kept once asked).
+        """
+        new = set(names) - set(self.fetches) - {"loss", "global_step"}
+        if new:
+            self.fetches = tuple(sorted({*self.fetches, *new}))
+
+    def _set_outputs(
+        self, outputs: Mapping[str, Any], fetched: Mapping[str, Any] | None = None
+    ) -> None:
         self._outputs = outputs
+        self._fetched = fetched or {}
         self._host_outputs = None
+        self._host_fetched = None
 
     @property
     def outputs(self) -> dict[str, float]:
@@ -90,6 +108,16 @@ class StepContext:
             fetched = jax.device_get(dict(self._outputs))
             self._host_outputs = {k: float(np.asarray(v)) for k, v in fetched.items()}
         return self._host_outputs
+
+    @property
+    def fetched(self) -> dict[str, np.ndarray]:
+        """The step's fetched predictions (see `request_fetches`), as numpy arrays.
+
+        Synchronises; under fused steps these are the last step's values.
+        """
+        if self._host_fetched is None:
+            self._host_fetched = {k: np.asarray(v) for k, v in self._fetched.items()}
+        return self._host_fetched
 
     @property
     def loss(self) -> float:
@@ -146,12 +174,12 @@ class HookList:
         (10, 5)
     """
 
-    def __init__(self, hooks: Sequence[Hook] = ()) -> None:
-        self.hooks = list(hooks)
+    def __init__(self, hooks: Sequence[Any] = ()) -> None:
+        self.hooks = [as_hook(hook) for hook in hooks]
 
-    def extend(self, hooks: Sequence[Hook]) -> None:
+    def extend(self, hooks: Sequence[Any]) -> None:
         """Adds hooks (e.g. the spec's) after the others."""
-        self.hooks.extend(hooks)
+        self.hooks.extend(as_hook(hook) for hook in hooks)
 
     def begin(self, context: StepContext) -> None:
         for hook in self.hooks:
@@ -174,6 +202,23 @@ class HookList:
         needs = [h.steps_until_needed(global_step) for h in self.hooks]
         needs = [n for n in needs if n is not None]
         return max(1, min(needs)) if needs else None
+
+
+def as_hook(hook: Any) -> Hook:
+    """`hook` as an `est.Hook`: a Hook as is, else what its `as_hook()` returns.
+
+    A tf-style `est.SessionRunHook` has `as_hook()`, so hooks of either kind can
+    be mixed in one list.
+    """
+    if isinstance(hook, Hook):
+        return hook
+    adapt = getattr(hook, "as_hook", None)
+    if not callable(adapt):
+        raise TypeError(
+            "hooks must be est.Hook or est.SessionRunHook instances, got "
+            f"{type(hook).__name__}; subclass one of them."
+        )
+    return adapt()
 
 
 def crossed(previous: int, current: int, every: int | None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jax
@@ -36,17 +36,43 @@ class StepConfig:
             the error a model_fn gets when it asks for one.
         replicated: Under a data-parallel strategy, the sharding that pins the
             train state to every device; else None.
+        fetches: Names the train step also outputs (sorted), for hooks that read
+            them: keys of the TRAIN spec's predictions; "loss", "global_step" and
+            summary names are accepted and already among the outputs. Empty by
+            default, so the default step outputs nothing more.
     """
 
     program: ModelProgram
     optimizer: optax.GradientTransformation | None = None
     host_only: tuple[tuple[str, str], ...] = ()
     replicated: Any = None
+    fetches: tuple[str, ...] = ()
+    _derived: dict[tuple[str, ...], StepConfig] = dataclasses.field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def with_fetches(self, names: Iterable[str]) -> StepConfig:
+        """This config also outputting `names`; the same object for the same names.
+
+        Fetches only grow, and every variant is kept on this config, so a hook
+        asking for a name costs one compilation, once.
+        """
+        wanted = tuple(sorted(set(self.fetches).union(names)))
+        if wanted == self.fetches:
+            return self
+        if wanted not in self._derived:
+            derived = dataclasses.replace(self, fetches=wanted)
+            object.__setattr__(derived, "_derived", self._derived)
+            self._derived[wanted] = derived
+        return self._derived[wanted]
+
+
+Outputs = dict[str, jax.Array]
 
 
 def _train_step(
     config: StepConfig, state: TrainState, batch: Batch
-) -> tuple[TrainState, dict[str, jax.Array]]:
+) -> tuple[TrainState, Outputs, Outputs]:
     features, labels, mask = batch
     others = {k: v for k, v in state.variables.items() if k != "params"}
     key = state.step_key()
@@ -62,11 +88,12 @@ def _train_step(
             mutable=True,
             host_only=dict(config.host_only),
         )
-        return jnp.asarray(spec.loss, jnp.float32), (updated, summaries)
+        fetched = _fetched(config.fetches, spec.predictions, summaries)
+        return jnp.asarray(spec.loss, jnp.float32), (updated, summaries, fetched)
 
-    (loss, (updated, summaries)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params
-    )
+    (loss, (updated, summaries, fetched)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True
+    )(state.params)
     updates, opt_state = config.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     step = state.step + 1
@@ -79,7 +106,29 @@ def _train_step(
         opt_state=opt_state,
         nan_step=nan_step,
     )
-    return new_state, {"loss": loss, **summaries}
+    return new_state, {"loss": loss, **summaries}, fetched
+
+
+def _fetched(
+    names: tuple[str, ...], predictions: Any, summaries: Mapping[str, Any]
+) -> Outputs:
+    """The predictions named in `names` (checked at trace time)."""
+    if not names:
+        return {}
+    if not isinstance(predictions, Mapping):
+        predictions = {} if predictions is None else {"predictions": predictions}
+    out = {}
+    for name in names:
+        if name in predictions:
+            out[name] = jax.lax.stop_gradient(predictions[name])
+        elif name not in ("loss", "global_step") and name not in summaries:
+            raise ValueError(
+                f"a hook fetches {name!r}, which the model_fn does not give in "
+                "TRAIN mode; a hook can fetch 'loss', 'global_step', the "
+                f"est.summary.scalar names {sorted(summaries)} and the TRAIN "
+                f"spec's predictions {sorted(predictions)}."
+            )
+    return out
 
 
 def _all_finite(tree: Any) -> jax.Array:
@@ -113,25 +162,42 @@ def _keep_replicated(config: StepConfig, state: TrainState) -> TrainState:
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
 def train_step(
     config: StepConfig, state: TrainState, batch: Batch
-) -> tuple[TrainState, dict[str, jax.Array]]:
-    """Runs one training step; returns the new state, the loss and summaries."""
-    state, outputs = _train_step(config, state, batch)
-    return _keep_replicated(config, _track_state(state)), outputs
+) -> tuple[TrainState, Outputs, Outputs]:
+    """Runs one training step.
+
+    Returns the new state, the loss and summaries, and the `config.fetches`
+    predictions (empty without fetches).
+    """
+    state, outputs, fetched = _train_step(config, state, batch)
+    return _keep_replicated(config, _track_state(state)), outputs, fetched
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
 def train_steps(
     config: StepConfig, state: TrainState, batches: Batch
-) -> tuple[TrainState, dict[str, jax.Array]]:
+) -> tuple[TrainState, Outputs, Outputs]:
     """Runs N training steps over N stacked batches (leading axis N) in one call.
 
-    Returns the new state and the last step's loss and summaries.
+    Returns the new state, the last step's loss and summaries, and its
+    `config.fetches` predictions (carried, so only the last step's are kept).
     """
-    state, outputs = jax.lax.scan(
-        lambda s, b: _train_step(config, s, b), state, batches
-    )
-    state = _keep_replicated(config, _track_state(state))
-    return state, jax.tree.map(lambda x: x[-1], outputs)
+    if not config.fetches:
+        state, outputs = jax.lax.scan(
+            lambda s, b: _train_step(config, s, b)[:2], state, batches
+        )
+        fetched: Outputs = {}
+    else:
+        first = jax.tree.map(lambda x: x[0], batches)
+        shapes = jax.eval_shape(lambda s, b: _train_step(config, s, b)[2], state, first)
+        zeros = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+
+        def body(carry: Any, batch: Batch) -> Any:
+            state, outputs, fetched = _train_step(config, carry[0], batch)
+            return (state, fetched), outputs
+
+        (state, fetched), outputs = jax.lax.scan(body, (state, zeros), batches)
+    last = jax.tree.map(lambda x: x[-1], outputs)
+    return _keep_replicated(config, _track_state(state)), last, fetched
 
 
 @functools.partial(jax.jit, static_argnums=0)

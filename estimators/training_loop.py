@@ -210,10 +210,11 @@ class TrainingLoop:
                         position, saved_step = None, None
                     break
                 hooks.before_step(context)
-                state, outputs = _run_group(step_config, state, group)
+                step_config = step_config.with_fetches(context.fetches)
+                state, outputs, fetched = _run_group(step_config, state, group)
                 previous, step, position = step, step + group.size, group.position
                 context.global_step = step
-                context._set_outputs(outputs)
+                context._set_outputs(outputs, fetched)
                 hooks.after_step(context)
                 if crossed(previous, step, config.log_step_count_steps):
                     check_finite(state)
@@ -317,7 +318,7 @@ def _first_non_finite(state: TrainState) -> str | None:
 
 def _run_group(
     config: StepConfig, state: TrainState, group: Group
-) -> tuple[TrainState, Any]:
+) -> tuple[TrainState, Any, Any]:
     if group.stacked:
         return train_steps(config, state, group.batches)
     return train_step(config, state, group.batches)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimators._input import InputPipeline
 from estimators.data import Dataset
+from estimators.input_pipeline import InputPipeline
 from estimators.mode_keys import ModeKeys
 
 
