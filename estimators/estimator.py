@@ -149,7 +149,7 @@ class Estimator:
 
     @property
     def label_transform(self) -> Callable[[Any], Any] | None:
-        """The host mapping applied to each batch of labels, or None."""
+        """The host mapping of each batch's labels, or None."""
         return self._runner.label_transform
 
     @property
