@@ -1,8 +1,7 @@
 """`Estimator`: trains, evaluates and predicts with a `model_fn`, resuming from checkpoints.
 
-The Estimator validates its arguments and delegates: the `ModelRunner` traces and
-runs the model_fn on host batches, the `TrainingLoop` drives training, and
-`estimators.export` writes exports from the runner.
+It validates and delegates: the `ModelRunner` runs the model_fn on host batches,
+the `TrainingLoop` drives training, `estimators.export` exports from the runner.
 """
 
 from __future__ import annotations
