@@ -8,6 +8,7 @@ from typing import Any
 
 from estimators import distribute
 from estimators._compat import warn_tf_spelling
+from estimators.export_output import check_export_outputs
 from estimators.mode_keys import ModeKeys
 
 __all__ = ["EstimatorSpec"]
@@ -93,6 +94,9 @@ class EstimatorSpec:
                 "EstimatorSpec: `optimizer` must be an optax GradientTransformation "
                 f"(with init and update), got {type(self.optimizer).__name__}."
             )
+        object.__setattr__(
+            self, "export_outputs", check_export_outputs(self.export_outputs)
+        )
         if self.eval_metric_ops is not None and not isinstance(
             self.eval_metric_ops, Mapping
         ):

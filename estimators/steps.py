@@ -20,9 +20,17 @@ from estimators.batching import Batch
 from estimators.metrics import Metric, as_metric
 from estimators.mode_keys import ModeKeys
 from estimators.program import ModelProgram
+from estimators.spec import EstimatorSpec
 from estimators.train_state import TrainState
 
-__all__ = ["StepConfig", "eval_step", "predict_step", "train_step", "train_steps"]
+__all__ = [
+    "predict_spec",
+    "StepConfig",
+    "eval_step",
+    "predict_step",
+    "train_step",
+    "train_steps",
+]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -241,6 +249,24 @@ def predict_step(
     return predictions_of(config, variables, rng, features, predict_keys)
 
 
+def predict_spec(
+    config: StepConfig, variables: Any, rng: jax.Array, features: Any
+) -> EstimatorSpec:
+    """The PREDICT spec of one batch (un-jitted: traced inside a caller's jit,
+    e.g. the export's, which serves its `export_outputs` signatures)."""
+    spec, _, _ = config.program.apply(
+        variables,
+        features,
+        None,
+        ModeKeys.PREDICT,
+        key=jax.random.wrap_key_data(rng),
+        mask=None,
+        mutable=False,
+        host_only=dict(config.host_only),
+    )
+    return spec
+
+
 def predictions_of(
     config: StepConfig,
     variables: Any,
@@ -248,19 +274,8 @@ def predictions_of(
     features: Any,
     predict_keys: tuple[str, ...] | None = None,
 ) -> Any:
-    """The un-jitted body of `predict_step`, for `jax.export`."""
-    key = jax.random.wrap_key_data(rng)
-    spec, _, _ = config.program.apply(
-        variables,
-        features,
-        None,
-        ModeKeys.PREDICT,
-        key=key,
-        mask=None,
-        mutable=False,
-        host_only=dict(config.host_only),
-    )
-    predictions = spec.predictions
+    """The un-jitted body of `predict_step`."""
+    predictions = predict_spec(config, variables, rng, features).predictions
     if isinstance(predictions, Mapping):
         predictions = dict(predictions)
         if predict_keys is not None:

@@ -28,8 +28,20 @@ from estimators.export.serving import (
     build_raw_serving_input_receiver_fn,
 )
 from estimators.export.writer import export_saved_model
+from estimators.export_output import (
+    DEFAULT_SERVING_SIGNATURE_DEF_KEY,
+    ClassificationOutput,
+    ExportOutput,
+    PredictOutput,
+    RegressionOutput,
+)
 
 __all__ = [
+    "DEFAULT_SERVING_SIGNATURE_DEF_KEY",
+    "ClassificationOutput",
+    "ExportOutput",
+    "PredictOutput",
+    "RegressionOutput",
     "ExportError",
     "ExportedModel",
     "InputSpec",

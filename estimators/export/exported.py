@@ -21,6 +21,9 @@ from estimators.checkpoints import path_name
 from estimators.export import _files, _host, example_parsing
 from estimators.export._files import ExportError
 from estimators.export.serving import InputSpec
+from estimators.export_output import (
+    DEFAULT_SERVING_SIGNATURE_DEF_KEY as DEFAULT_SIGNATURE,
+)
 from estimators.input_pipeline import to_numpy
 from estimators.train_state import VARIABLES
 
@@ -95,8 +98,26 @@ class ExportedModel:
 
     @property
     def output_names(self) -> list[str]:
-        """The keys of the prediction dict."""
-        return list(self.signature["outputs"])
+        """The keys of the default signature's outputs."""
+        return list(self._outputs_of(None))
+
+    @property
+    def signature_names(self) -> list[str]:
+        """The serving signatures (tf's SignatureDef keys), default first."""
+        names = list(self.signature.get("signatures") or {DEFAULT_SIGNATURE: {}})
+        return sorted(names, key=lambda n: (n != DEFAULT_SIGNATURE, n))
+
+    def _outputs_of(self, signature_name: str | None) -> dict[str, str]:
+        """A signature's output keys -> their keys in the program's outputs."""
+        signatures = self.signature.get("signatures")
+        if not signatures:  # an export written before named signatures
+            return {key: key for key in self.signature["outputs"]}
+        name = signature_name or DEFAULT_SIGNATURE
+        if name not in signatures:
+            raise _host.ServingInputError(
+                f"unknown signature {name!r}; this export serves {self.signature_names}."
+            )
+        return dict(signatures[name]["outputs"])
 
     def __repr__(self) -> str:
         return (
@@ -104,19 +125,25 @@ class ExportedModel:
             f"inputs={self.input_names}, outputs={self.output_names})"
         )
 
-    def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
+    def __call__(
+        self, inputs: Any, signature_name: str | None = None
+    ) -> dict[str, np.ndarray]:
         """Predicts a batch: one array per output key, batch first.
 
         Args:
             inputs: A dict of columns (numpy, Arrow, lists), one dict row, a list
                 of records, a pandas DataFrame, an Arrow table, or JSON text.
+            signature_name: A serving signature (the model_fn's
+                `export_outputs`); default "serving_default".
 
         Raises:
             ServingInputError: a column is missing, has the wrong type or shape,
                 or holds an unknown category; the message names it.
         """
+        keys = self._outputs_of(signature_name)
         features, rows = self.transform(inputs)
-        return self.predict_transformed(features, rows)
+        result = self.predict_transformed(features, rows)
+        return {key: result[flat] for key, flat in keys.items()}
 
     predict = __call__
 

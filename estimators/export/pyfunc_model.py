@@ -49,12 +49,13 @@ def _text(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _predict(model: Any, model_input: Any) -> pd.DataFrame:
+def _predict(model: Any, model_input: Any, params: Any = None) -> pd.DataFrame:
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
     try:
-        outputs = model(model_input)
+        signature = (params or {}).get("signature_name")
+        outputs = model(model_input, signature) if signature else model(model_input)
     except (ValueError, TypeError) as e:  # ServingInputError, FeatureInputError, ...
         raise MlflowException(str(e), error_code=INVALID_PARAMETER_VALUE) from None
     return predictions_frame(outputs)
@@ -76,7 +77,7 @@ def _model_class() -> type:
         def predict(
             self, context, model_input: pd.DataFrame, params=None
         ) -> pd.DataFrame:
-            return _predict(self.model, model_input)
+            return _predict(self.model, model_input, params)
 
     return EstimatorsExport
 

@@ -27,10 +27,15 @@ from estimators.export import _files, _mlmodel
 from estimators.export._files import ExportError
 from estimators.export._shapes import example_features
 from estimators.export.serving import STRING, ServingInputReceiver
+from estimators.export_output import (
+    DEFAULT_SERVING_SIGNATURE_DEF_KEY,
+    ExportOutput,
+    signature_outputs,
+)
 from estimators.feature_column import make_parse_example_spec, serialize
 from estimators.mode_keys import ModeKeys
 from estimators.runner import ModelRunner
-from estimators.steps import StepConfig, predictions_of
+from estimators.steps import StepConfig, predict_spec
 from estimators.train_state import VARIABLES
 
 __all__ = ["export_saved_model"]
@@ -82,6 +87,8 @@ def export_saved_model(
     )
     names = _class_names(runner)
     signature = _signature(receiver, features, var_width, exported, names)
+    traced = runner.trace(ModeKeys.PREDICT, batch).spec
+    signature["signatures"] = _signatures(traced, signature["outputs"])
     metadata = _metadata(runner, path, global_step, names, signature["outputs"])
     tmp = _files.new_temp_dir(base)
     try:
@@ -206,9 +213,14 @@ def _export_program(
         lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
         (variables, rng),
     )
-    fn = jax.jit(
-        lambda v, r, f: predictions_of(config, v, r, f[tensor_key] if tensor_key else f)
-    )
+
+    def serve(v: Any, r: Any, f: Any) -> Any:
+        spec = predict_spec(config, v, r, f[tensor_key] if tensor_key else f)
+        if not spec.export_outputs:
+            return spec.predictions
+        return flat_signature_outputs(spec.export_outputs, spec.predictions)
+
+    fn = jax.jit(serve)
     try:
         lower = jax.export.export(fn, platforms=platforms or DEFAULT_PLATFORMS)
         return lower(*abstract, feature_specs)
@@ -223,6 +235,39 @@ def _export_program(
             "the predict function cannot be exported with a symbolic batch size "
             f"('b') and list widths ('k*'): {type(e).__name__}: {e}"
         ) from e
+
+
+SEPARATOR = "::"
+"""Joins a non-default signature's name and output key in the program's outputs."""
+
+
+def flat_signature_outputs(
+    export_outputs: Mapping[str, ExportOutput], predictions: Any
+) -> dict[str, Any]:
+    """Every signature's outputs in one flat dict: the default signature's keys
+    as they are, another's as `<signature>::<key>`."""
+    flat = {}
+    for name, output in signature_outputs(export_outputs, predictions).items():
+        for key, value in output.outputs().items():
+            default = name == DEFAULT_SERVING_SIGNATURE_DEF_KEY
+            flat[key if default else f"{name}{SEPARATOR}{key}"] = value
+    return flat
+
+
+def _signatures(spec: Any, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Signature name -> its kind and its output keys' names in the program."""
+    if not spec.export_outputs:
+        keys = {key: key for key in outputs}
+        return {DEFAULT_SERVING_SIGNATURE_DEF_KEY: {"kind": "predict", "outputs": keys}}
+    found = {}
+    for name, output in signature_outputs(spec.export_outputs, None).items():
+        default = name == DEFAULT_SERVING_SIGNATURE_DEF_KEY
+        keys = {
+            key: key if default else f"{name}{SEPARATOR}{key}"
+            for key in output.outputs()
+        }
+        found[name] = {"kind": output.kind, "outputs": keys}
+    return found
 
 
 def _outputs(
