@@ -1,3 +1,4 @@
+# Long by design: one family, tf.metrics' streaming metrics, sharing the Metric pytree.
 """Streaming evaluation metrics, exact however the data is batched.
 
 A metric function returns a `Metric`: additive sufficient statistics of one
