@@ -19,6 +19,7 @@ on first use, with `KERAS_BACKEND=jax` unless the environment says otherwise.
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -70,9 +71,9 @@ def _relative_path(model: Any, variable: Any) -> tuple[str, ...]:
 
 def _paths(model: Any, variables: Sequence[Any], kind: str) -> list[tuple[str, ...]]:
     paths = [_relative_path(model, v) for v in variables]
-    if len(set(paths)) != len(paths):
-        seen: set[tuple[str, ...]] = set()
-        dup = next(p for p in paths if p in seen or seen.add(p))  # type: ignore[func-returns-value]
+    repeated = [p for p, n in collections.Counter(paths).items() if n > 1]
+    if repeated:
+        dup = repeated[0]
         raise ValueError(
             f"keras_model: two {kind} variables share the path {'/'.join(dup)!r}; "
             "give the layers distinct names (name=...)."
@@ -441,6 +442,21 @@ def load_checkpoint_into(keras_model: Any, checkpoint: str | os.PathLike[str]) -
     Raises:
         ValueError: a weight of the model is not in the checkpoint or has another
             shape; the message names it.
+
+    Example:
+        >>> import numpy as np, estimators as est
+        >>> keras = import_keras()  # Keras on the JAX backend
+        >>> def build():
+        ...     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="out")])
+        ...     model.compile(optimizer="sgd", loss="mse")
+        ...     return model
+        >>> e = est.model_to_estimator(keras_model=build())
+        >>> x = np.ones((4, 2), np.float32)
+        >>> e = e.train(lambda: (x, np.ones((4, 1), np.float32)), steps=2)
+        >>> model = load_checkpoint_into(build(), e.model_dir)
+        >>> predicted = next(e.predict(lambda: (x, None), yield_single_examples=False))
+        >>> bool(np.allclose(model.predict(x, verbose=0), predicted["out"]))
+        True
     """
     import_keras()
     arrays, _ = checkpoints.read_checkpoint(checkpoint)
