@@ -99,9 +99,8 @@ def _changed_vocabularies(
 class _Loader:
     """One warm start: per variable, a value and a line of the report."""
 
-    def __init__(self, source: Source, settings: WarmStartSettings, changed: dict):
+    def __init__(self, source: Source, changed: dict[str, dict[str, Any]]) -> None:
         self.source = source
-        self.settings = settings
         self.changed = changed
         self.loaded: list[str] = []
         self.remapped: list[str] = []
@@ -195,7 +194,7 @@ def warm_start(
     renames = _resolve_keys(
         settings.var_name_to_prev_var_name, "var_name_to_prev_var_name", grouped
     )
-    loader = _Loader(source, settings, _changed_vocabularies(source, feature_columns))
+    loader = _Loader(source, _changed_vocabularies(source, feature_columns))
     values, initialized, chosen = [], [], set(grouped)
     for name, (_, value) in zip(names, leaves, strict=True):
         if name in infos:
@@ -234,11 +233,13 @@ def _warn(
     changed: dict[str, dict[str, Any]],
 ) -> None:
     where = f"warm start from {report.source}"
-    if not grouped:
+    if not report.loaded and not report.skipped:
+        selection = f"vars_to_warm_start={settings.vars_to_warm_start!r}"
+        if grouped:  # None and no VocabInfo
+            selection += " with no var_name_to_vocab_info"
         warnings.warn(
-            f"{where}: vars_to_warm_start={settings.vars_to_warm_start!r} matches no "
-            f"variable of the model, nothing was loaded; its variables are: "
-            f"{_listed(names)}.",
+            f"{where}: {selection} selects no variable of the model, nothing was "
+            f"loaded; its variables are: {_listed(names)}.",
             WarmStartWarning,
             stacklevel=3,
         )

@@ -89,7 +89,7 @@ def test_a_selection_matching_nothing_warns_with_the_names(write_checkpoint, nes
     path = write_checkpoint({"params/dnn/logits/kernel": np.ones((2, 1))})
     fresh = nested({"params/dnn/logits/kernel": np.zeros((2, 1))})
     settings = est.WarmStartSettings(path, vars_to_warm_start="input_layer/.*")
-    with pytest.warns(est.WarmStartWarning, match="matches no variable.*dnn/logits"):
+    with pytest.warns(est.WarmStartWarning, match="selects no variable.*dnn/logits"):
         _, report = warm_start(fresh, settings)
     assert report.loaded == []
 
@@ -283,3 +283,12 @@ def test_an_indicator_vocabulary_that_changed_is_named(tmp_path):
     )
     with pytest.warns(est.WarmStartWarning, match=r"\['color_indicator'\] changed"):
         _train(target, ["red"], [1])
+
+
+def test_none_without_vocab_info_warns_that_it_loads_nothing(write_checkpoint, nested):
+    path = write_checkpoint({"params/w": np.ones(2)})
+    settings = est.WarmStartSettings(path, vars_to_warm_start=None)
+    with pytest.warns(
+        est.WarmStartWarning, match="None with no var_name_to_vocab_info"
+    ):
+        warm_start(nested({"params/w": np.zeros(2)}), settings)
