@@ -11,7 +11,7 @@ from estimators import checkpoints
 from estimators.warm_start._tf_bundle import TFCheckpoint, find_tf_checkpoint
 from estimators.warm_start._tf_names import tf_names
 
-__all__ = ["Source", "open_source"]
+__all__ = ["Source", "list_variables", "load_variable", "open_source"]
 
 
 class Source:
@@ -31,6 +31,10 @@ class Source:
         raise NotImplementedError
 
     def _has(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        """Every variable name in the checkpoint, sorted."""
         raise NotImplementedError
 
     def shape(self, key: str) -> tuple[int, ...]:
@@ -59,6 +63,9 @@ class _Ours(Source):
     def _has(self, key: str) -> bool:
         return key in self._arrays
 
+    def names(self) -> list[str]:
+        return sorted(self._arrays)
+
     def shape(self, key: str) -> tuple[int, ...]:
         return tuple(self._arrays[key].shape)
 
@@ -78,6 +85,9 @@ class _TensorFlow(Source):
 
     def _has(self, key: str) -> bool:
         return key in self._names
+
+    def names(self) -> list[str]:
+        return sorted(self._names)
 
     def shape(self, key: str) -> tuple[int, ...]:
         return self._bundle.shape(key)
@@ -106,3 +116,45 @@ def open_source(path: str | os.PathLike[str]) -> Source:
         "of this library, or a TensorFlow checkpoint prefix (model.ckpt-1000), "
         "tf.estimator model_dir or SavedModel."
     )
+
+
+def list_variables(
+    ckpt_dir_or_file: str | os.PathLike[str],
+) -> list[tuple[str, tuple[int, ...]]]:
+    """`(name, shape)` of every variable of a checkpoint, ours or TensorFlow's
+    (as `tf.train.list_variables`).
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> d = tempfile.mkdtemp()
+        >>> tree = {"variables": {"params": {"w": np.zeros((2, 3))}}}
+        >>> _ = checkpoints.save_checkpoint(d, 1, tree)
+        >>> list_variables(d)
+        [('params/w', (2, 3))]
+    """
+    source = open_source(ckpt_dir_or_file)
+    return [(name, source.shape(name)) for name in source.names()]
+
+
+def load_variable(ckpt_dir_or_file: str | os.PathLike[str], name: str) -> np.ndarray:
+    """The value of variable `name` in a checkpoint, ours or TensorFlow's (as
+    `tf.train.load_variable`).
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> d = tempfile.mkdtemp()
+        >>> tree = {"variables": {"params": {"w": np.ones(2)}}}
+        >>> _ = checkpoints.save_checkpoint(d, 1, tree)
+        >>> load_variable(d, "params/w")
+        array([1., 1.])
+    """
+    source = open_source(ckpt_dir_or_file)
+    if name not in source.names():
+        raise ValueError(
+            f"load_variable: {name!r} is not in {source.description}; it has "
+            f"{source.names()[:20]}."
+        )
+    reason = source.unreadable(name)
+    if reason is not None:
+        raise ValueError(f"load_variable: {name!r} is {reason}.")
+    return np.asarray(source.read(name))

@@ -136,3 +136,21 @@ def test_crc32c_of_large_buffers_equals_the_bytewise_definition():
     for size in (0, 1, 4095, 4096, 70_001, 1_000_003):
         data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         assert crc32c(data) == _update(0xFFFFFFFF, data) ^ 0xFFFFFFFF, size
+
+
+def test_list_and_load_variables_of_a_tf_model_dir():
+    from estimators.warm_start import list_variables, load_variable
+
+    model_dir = os.path.join(FIXTURES, "dnn_v1_partitioned")
+    listed = dict(list_variables(model_dir))
+    name = (
+        "dnn/input_from_feature_columns/input_layer/color_embedding/embedding_weights"
+    )
+    assert listed[name] == (4, 2) and listed["dnn/logits/kernel"] == (3, 3)
+    with open(os.path.join(model_dir, "expected.json")) as f:
+        expected = json.load(f)["variables"][name]["value"]
+    np.testing.assert_array_equal(load_variable(model_dir, name), expected)
+    with pytest.raises(ValueError, match="'dnn/nope' is not in"):
+        load_variable(model_dir, "dnn/nope")
+    with pytest.raises(ValueError, match="slices do not cover it"):
+        load_variable(model_dir, f"{name}/t_0/Adagrad")
