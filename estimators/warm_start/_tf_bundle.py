@@ -385,7 +385,9 @@ def find_tf_checkpoint(path: str) -> str | None:
     if os.path.exists(path + ".index"):
         return path
     if not os.path.isdir(path):
-        return None
+        # one of the prefix's own files (model.ckpt-100.index, .data-00000-of-00001)
+        prefix = re.sub(r"\.(index|data-\d{5}-of-\d{5})$", "", path)
+        return prefix if prefix != path and os.path.exists(prefix + ".index") else None
     latest = _prefix_in_state_file(path)
     if latest is not None:
         return latest

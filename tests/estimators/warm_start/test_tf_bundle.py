@@ -70,6 +70,9 @@ def test_model_dir_savedmodel_and_prefix_are_found(tmp_path):
     write_state_file(run, "model.ckpt-5")
     assert find_tf_checkpoint(run) == os.path.join(run, "model.ckpt-5")
     assert find_tf_checkpoint(os.path.join(run, "model.ckpt-10")).endswith("-10")
+    for suffix in (".index", ".data-00000-of-00001"):
+        found = find_tf_checkpoint(os.path.join(run, "model.ckpt-10" + suffix))
+        assert found == os.path.join(run, "model.ckpt-10")
     write_tf_checkpoint(tmp_path / "export" / "variables" / "variables", tensors)
     assert find_tf_checkpoint(str(tmp_path / "export")).endswith("variables/variables")
     assert find_tf_checkpoint(str(tmp_path / "nothing")) is None
