@@ -177,8 +177,8 @@ class RunConfig:
 
     @property
     def task_type(self) -> str:
-        """ "chief" for process 0 of a multi-process run, else "worker" (tf's
-        value without a cluster)."""
+        """The task type: "chief" for process 0 of a multi-process run, else
+        "worker" (tf's value without a cluster)."""
         return "chief" if self.is_chief and jax.process_count() > 1 else "worker"
 
     @property
