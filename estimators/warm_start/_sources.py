@@ -9,7 +9,7 @@ import numpy as np
 
 from estimators import checkpoints
 from estimators.warm_start._tf_bundle import TFCheckpoint, find_tf_checkpoint
-from estimators.warm_start._tf_names import tf_names
+from estimators.warm_start._tf_names import names_from_tf, tf_names
 
 __all__ = ["Source", "list_variables", "load_variable", "open_source"]
 
@@ -21,13 +21,15 @@ class Source:
     vocabularies: dict[str, Any]
 
     def find(self, name: str, previous: str | None) -> str | None:
-        """The checkpoint's key for our variable `name` (or its `previous` name)."""
-        keys = self._candidates(name) if previous is None else [previous]
+        """The checkpoint's key for our variable `name`, or for its `previous` name
+        (spelled as ours, without the collection, or as tf's)."""
+        keys = self._candidates(name if previous is None else previous)
         if previous is not None:
-            keys.append(f"params/{previous}")
+            keys = [previous, *keys]
         return next((key for key in keys if self._has(key)), None)
 
     def _candidates(self, name: str) -> list[str]:
+        """The keys this checkpoint may hold `name` under, likeliest first."""
         raise NotImplementedError
 
     def _has(self, key: str) -> bool:
@@ -58,7 +60,7 @@ class _Ours(Source):
         self.vocabularies = dict(manifest.get("extra", {}).get("vocabularies") or {})
 
     def _candidates(self, name: str) -> list[str]:
-        return [name]
+        return [name, *names_from_tf(name)]
 
     def _has(self, key: str) -> bool:
         return key in self._arrays
