@@ -36,6 +36,7 @@ DTYPES = {
     "int64": 9,
     "bool": 10,
     "float16": 19,
+    "bfloat16": 14,
 }
 STRING, MAGIC = 7, 0xDB4775248B80FB57
 

@@ -8,6 +8,7 @@ import os
 import pathlib
 import shutil
 
+import ml_dtypes
 import numpy as np
 import pytest
 from tf_bundle_writer import write_state_file, write_tf_checkpoint
@@ -51,6 +52,7 @@ def test_hand_written_bundle_round_trips_over_many_blocks(tmp_path):
     tensors["global_step"] = np.asarray(7, np.int64)
     tensors["flags"] = np.array([True, False])
     tensors["half"] = np.array([1.5, -2.0], np.float16)
+    tensors["brain"] = np.array([0.5, -3.0], ml_dtypes.bfloat16)
     prefix = write_tf_checkpoint(tmp_path / "model.ckpt-7", tensors, block_entries=3)
     bundle = TFCheckpoint(prefix)
     assert bundle.names() == sorted(tensors)
