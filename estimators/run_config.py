@@ -10,6 +10,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import jax
+
 from estimators._compat import TFCompatWarning, warn_tf_spelling
 
 logger = logging.getLogger("estimators")
@@ -161,6 +163,60 @@ class RunConfig:
         for name, (default, instead) in _TF_ONLY.items():
             if getattr(self, name) != default:
                 warn_tf_spelling("RunConfig", name, instead)
+
+    # tf.estimator's read-only cluster properties, from jax.distributed's view:
+    # one process per host, process 0 the chief; no parameter servers.
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process writes checkpoints and summaries (process 0)."""
+        return jax.process_index() == 0
+
+    @property
+    def task_id(self) -> int:
+        """This process's index (`jax.process_index()`)."""
+        return jax.process_index()
+
+    @property
+    def global_id_in_cluster(self) -> int:
+        """This process's index among all processes, as `task_id`."""
+        return jax.process_index()
+
+    @property
+    def num_worker_replicas(self) -> int:
+        """How many processes train (`jax.process_count()`)."""
+        return jax.process_count()
+
+    @property
+    def num_ps_replicas(self) -> int:
+        """Always 0: there are no parameter servers."""
+        return 0
+
+    @property
+    def task_type(self) -> str:
+        """The task type: "chief" for process 0 of a multi-process run, else
+        "worker" (tf's value without a cluster)."""
+        return "chief" if self.is_chief and jax.process_count() > 1 else "worker"
+
+    @property
+    def master(self) -> str:
+        """Always "": there is no tf server."""
+        return ""
+
+    @property
+    def evaluation_master(self) -> str:
+        """Always "": there is no tf server."""
+        return ""
+
+    @property
+    def cluster_spec(self) -> dict[str, Any]:
+        """Always {}: processes are found by jax.distributed, not a ClusterSpec."""
+        return {}
+
+    @property
+    def service(self) -> None:
+        """Always None: there is no tf service."""
+        return None
 
     @property
     def seed(self) -> int:

@@ -11,7 +11,8 @@ TensorFlow. The format, as tensorflow/core/util/tensor_bundle writes it:
   footer ending in the magic 0xdb4775248b80fb57). Key "" holds a
   `BundleHeaderProto` {num_shards=1 (1), version {producer=1} (3)}; each
   variable name holds a `BundleEntryProto` {dtype (1), shape (2), shard_id (3),
-  offset (4), size (5), crc32c (6, fixed32, masked), slices (7)}.
+  offset (4), size (5), crc32c (6, fixed32, masked), slices (7)}; the slices of
+  a partitioned variable are entries of their own, keyed by OrderedCode.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from estimators.warm_start._crc32c import crc32c, masked_crc32c
+from estimators.warm_start._tf_bundle import slice_key
 
 DTYPES = {
     "float32": 1,
@@ -34,6 +36,7 @@ DTYPES = {
     "int64": 9,
     "bool": 10,
     "float16": 19,
+    "bfloat16": 14,
 }
 STRING, MAGIC = 7, 0xDB4775248B80FB57
 
@@ -62,16 +65,16 @@ def shape_proto(shape: tuple[int, ...]) -> bytes:
     return b"".join(field(2, field(1, d) if d else b"") for d in shape)
 
 
-def entry_proto(
-    dtype: int, shape: tuple[int, ...], offset: int, data: bytes, sliced: bool
-) -> bytes:
+def entry_proto(dtype: int, shape: tuple[int, ...], offset: int, data: bytes) -> bytes:
     proto = field(1, dtype) + field(2, shape_proto(shape))
     if offset:
         proto += field(4, offset)
-    proto += field(5, len(data)) + field(6, masked_crc32c(data), fixed32=True)
-    if sliced:
-        proto += field(7, b"")
-    return proto
+    return proto + field(5, len(data)) + field(6, masked_crc32c(data), fixed32=True)
+
+
+def slice_proto(extents: list[tuple[int, int]]) -> bytes:
+    """TensorSliceProto: Extent {start (1), length (2)} per dimension."""
+    return b"".join(field(1, field(1, start) + field(2, n)) for start, n in extents)
 
 
 def block(entries: list[tuple[bytes, bytes]], restart_interval: int = 16) -> bytes:
@@ -118,13 +121,16 @@ def write_tf_checkpoint(
     tensors: Mapping[str, np.ndarray],
     *,
     strings: tuple[str, ...] = (),
-    sliced: tuple[str, ...] = (),
+    partitions: Mapping[str, int] | None = None,
+    drop_slices: tuple[int, ...] = (),
     block_entries: int = 16,
 ) -> str:
     """Writes `tensors` as the TensorFlow checkpoint `prefix`; returns the prefix.
 
-    `strings` are written as DT_STRING entries and `sliced` as partitioned ones
-    (entries the reader must refuse by name).
+    `strings` are written as DT_STRING entries; `partitions[name] = n` saves a
+    tensor as `n` slices along axis 0, as tf.compat.v1's partitioned variables
+    are (a full entry listing its slices, and one entry per slice keyed by
+    `EncodeTensorNameSlice`), leaving out the slices numbered in `drop_slices`.
     """
     prefix = os.fspath(prefix)
     os.makedirs(os.path.dirname(prefix) or ".", exist_ok=True)
@@ -133,11 +139,30 @@ def write_tf_checkpoint(
     entries.append((b"", header))
     for name in sorted(tensors):
         array = np.asarray(tensors[name])
-        raw = array.astype(array.dtype.newbyteorder("<")).tobytes()
         dtype = STRING if name in strings else DTYPES[array.dtype.name]
-        proto = entry_proto(dtype, array.shape, len(data), raw, name in sliced)
-        entries.append((name.encode(), proto))
-        data += raw
+        parts = (partitions or {}).get(name)
+        if parts is None:
+            raw = array.astype(array.dtype.newbyteorder("<")).tobytes()
+            entries.append(
+                (name.encode(), entry_proto(dtype, array.shape, len(data), raw))
+            )
+            data += raw
+            continue
+        full = field(1, dtype) + field(2, shape_proto(array.shape))
+        bounds = np.linspace(0, array.shape[0], parts + 1).astype(int)
+        for i, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            extents = [(int(start), int(stop - start))]
+            extents += [(0, int(d)) for d in array.shape[1:]]
+            full += field(7, slice_proto(extents))
+            if i in drop_slices:
+                continue
+            part = array[start:stop]
+            raw = part.astype(part.dtype.newbyteorder("<")).tobytes()
+            key = slice_key(name, tuple(extents))
+            entries.append((key, entry_proto(dtype, part.shape, len(data), raw)))
+            data += raw
+        entries.append((name.encode(), full))
+    entries.sort()
     with open(prefix + ".data-00000-of-00001", "wb") as f:
         f.write(data)
     with open(prefix + ".index", "wb") as f:

@@ -87,6 +87,9 @@ def _proto_fields(buf: bytes) -> list[tuple[int, int | bytes]]:
     return fields
 
 
+Extent = tuple[int, int]  # (start, length); length -1: the whole dimension
+
+
 @dataclasses.dataclass(frozen=True)
 class _Entry:
     """A `BundleEntryProto`."""
@@ -97,7 +100,7 @@ class _Entry:
     offset: int = 0
     size: int = 0
     crc32c: int = 0
-    sliced: bool = False
+    slices: tuple[tuple[Extent, ...], ...] = ()
 
 
 def _shape(buf: bytes) -> tuple[int, ...]:
@@ -111,17 +114,73 @@ def _shape(buf: bytes) -> tuple[int, ...]:
     return tuple(dims)
 
 
+def _slice(buf: bytes) -> tuple[Extent, ...]:
+    """A `TensorSliceProto`: one `Extent {start (1), length (2, absent: all)}`
+    per dimension."""
+    extents = []
+    for number, value in _proto_fields(buf):
+        if number == 1:
+            fields = dict(_proto_fields(value))  # type: ignore[arg-type]
+            extents.append((int(fields.get(1, 0)), int(fields.get(2, -1))))  # type: ignore[arg-type]
+    return tuple(extents)
+
+
 def _entry(buf: bytes) -> _Entry:
     values: dict[str, object] = {}
+    slices = []
     names = {1: "dtype", 3: "shard_id", 4: "offset", 5: "size", 6: "crc32c"}
     for number, value in _proto_fields(buf):
         if number == 2:
             values["shape"] = _shape(value)  # type: ignore[arg-type]
         elif number == 7:
-            values["sliced"] = True
+            slices.append(_slice(value))  # type: ignore[arg-type]
         elif number in names:
             values[names[number]] = value
-    return _Entry(**values)  # type: ignore[arg-type]
+    return _Entry(slices=tuple(slices), **values)  # type: ignore[arg-type]
+
+
+_ESCAPES = {b"\x00": b"\x00\xff", b"\xff": b"\xff\x00"}
+
+
+def _ordered_string(text: bytes) -> bytes:
+    """OrderedCode's string: 0x00 and 0xff escaped, then the separator 0x00 0x01."""
+    return re.sub(rb"[\x00\xff]", lambda m: _ESCAPES[m.group()], text) + b"\x00\x01"
+
+
+def _ordered_unsigned(value: int) -> bytes:
+    """OrderedCode's increasing unsigned number: a length byte, then big-endian."""
+    payload = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return bytes([len(payload)]) + payload
+
+
+_SIGNED_HEADER = [
+    (0, 0), (0x80, 0), (0xC0, 0), (0xE0, 0), (0xF0, 0), (0xF8, 0),
+    (0xFC, 0), (0xFE, 0), (0xFF, 0), (0xFF, 0x80), (0xFF, 0xC0),
+]  # fmt: skip
+
+
+def _ordered_signed(value: int) -> bytes:
+    """OrderedCode's increasing signed number: sign and length in the leading bits
+    (one byte for [-64, 64), 7 more bits of payload per extra byte)."""
+    magnitude = ~value if value < 0 else value
+    if magnitude < 64:
+        return bytes([(0x80 ^ value) & 0xFF])
+    length = magnitude.bit_length() // 7 + 1
+    raw = bytearray((value & (1 << 80) - 1).to_bytes(10, "big")[10 - length :])
+    raw[0] ^= _SIGNED_HEADER[length][0]
+    raw[1] ^= _SIGNED_HEADER[length][1]
+    return bytes(raw)
+
+
+def slice_key(name: str, extents: tuple[Extent, ...]) -> bytes:
+    """The table key of one slice of a partitioned variable (tf's
+    `EncodeTensorNameSlice`: OrderedCode of 0, the name, the rank, then each
+    dimension's start and length)."""
+    key = _ordered_unsigned(0) + _ordered_string(name.encode())
+    key += _ordered_unsigned(len(extents))
+    for start, length in extents:
+        key += _ordered_signed(start) + _ordered_signed(length)
+    return key
 
 
 def _block_entries(block: bytes) -> list[tuple[bytes, bytes]]:
@@ -140,6 +199,18 @@ def _block_entries(block: bytes) -> list[tuple[bytes, bytes]]:
     return entries
 
 
+def _covered(entry: _Entry) -> int:
+    """How many elements the (disjoint) slices of a partitioned entry hold."""
+    return sum(
+        int(
+            np.prod(
+                [d if n < 0 else n for (_, n), d in zip(e, entry.shape, strict=True)]
+            )
+        )
+        for e in entry.slices
+    )
+
+
 class TFCheckpoint:
     """The variables of a TensorFlow checkpoint `<prefix>` (`.index` + `.data-*`).
 
@@ -155,13 +226,13 @@ class TFCheckpoint:
                 self._index = f.read()
         except OSError as e:
             raise TFCheckpointError(f"cannot read {index!r}: {e}") from None
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[bytes, _Entry] = {}
         header = None
         for key, value in self._table_entries():
             if key == b"":
                 header = dict(_proto_fields(value))
             else:
-                self._entries[key.decode("utf-8", "replace")] = _entry(value)
+                self._entries[key] = _entry(value)
         if header is None:
             raise TFCheckpointError(f"{index!r} has no bundle header")
         self._num_shards = int(header.get(1, 1))  # type: ignore[arg-type]
@@ -202,21 +273,28 @@ class TFCheckpoint:
         return entries
 
     def names(self) -> list[str]:
-        """Every variable name, sorted."""
-        return sorted(self._entries)
+        """Every variable name, sorted (the slices of a partitioned variable are
+        parts of its one name)."""
+        return sorted(k.decode() for k in self._entries if not k.startswith(b"\0"))
+
+    def _entry(self, name: str) -> _Entry:
+        return self._entries[name.encode()]
 
     def shape(self, name: str) -> tuple[int, ...]:
         """The shape of `name` (KeyError when absent)."""
-        return self._entries[name].shape
+        return self._entry(name).shape
 
     def unreadable(self, name: str) -> str | None:
         """Why `read(name)` cannot return an array, or None when it can."""
-        entry = self._entries[name]
-        if entry.sliced:
-            return "a partitioned (sliced) variable, not supported yet"
+        entry = self._entry(name)
         if entry.dtype not in _DTYPES and entry.dtype != _BFLOAT16:
             kind = "string" if entry.dtype == _STRING else f"DataType {entry.dtype}"
             return f"a {kind} tensor, not a numeric array"
+        missing = [e for e in entry.slices if slice_key(name, e) not in self._entries]
+        if missing:
+            return f"a partitioned variable missing its slice {list(missing[0])}"
+        if entry.slices and _covered(entry) != int(np.prod(entry.shape)):
+            return "a partitioned variable whose slices do not cover it"
         return None
 
     def _dtype(self, entry: _Entry) -> np.dtype:
@@ -229,11 +307,24 @@ class TFCheckpoint:
         return dtype.newbyteorder(">" if self._big_endian else "<")
 
     def read(self, name: str) -> np.ndarray:
-        """The value of `name`, its size and CRC-32C checked."""
-        entry = self._entries[name]
+        """The value of `name` (its slices put together), sizes and CRC-32Cs checked."""
+        entry = self._entry(name)
         reason = self.unreadable(name)
         if reason is not None:
             raise TFCheckpointError(f"{self.prefix}: '{name}' is {reason}")
+        if not entry.slices:
+            return self._read(name, entry)
+        value = np.zeros(entry.shape, self._dtype(entry).newbyteorder("="))
+        for extents in entry.slices:
+            where = tuple(
+                slice(start, None if length < 0 else start + length)
+                for start, length in extents
+            )
+            part = self._entries[slice_key(name, extents)]
+            value[where] = self._read(name, part)
+        return value
+
+    def _read(self, name: str, entry: _Entry) -> np.ndarray:
         dtype = self._dtype(entry)
         expected = int(np.prod(entry.shape, dtype=np.int64)) * dtype.itemsize
         if entry.size != expected:
@@ -294,7 +385,9 @@ def find_tf_checkpoint(path: str) -> str | None:
     if os.path.exists(path + ".index"):
         return path
     if not os.path.isdir(path):
-        return None
+        # one of the prefix's own files (model.ckpt-100.index, .data-00000-of-00001)
+        prefix = re.sub(r"\.(index|data-\d{5}-of-\d{5})$", "", path)
+        return prefix if prefix != path and os.path.exists(prefix + ".index") else None
     latest = _prefix_in_state_file(path)
     if latest is not None:
         return latest

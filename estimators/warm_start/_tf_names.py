@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["aliases", "tf_names"]
+__all__ = ["aliases", "names_from_tf", "tf_names"]
 
 _COLLECTIONS = ("params/", "batch_stats/")
 _BATCH_NORM = {
@@ -73,3 +73,22 @@ def aliases(name: str) -> list[str]:
     """
     _, rest = _without_collection(name)
     return list(dict.fromkeys([name, rest, tf_names(name)[0]]))
+
+
+def names_from_tf(name: str) -> list[str]:
+    """Our names for a tf.estimator name (the inverse of `tf_names`).
+
+    Example:
+        >>> names_from_tf("dnn/hiddenlayer_1/batchnorm_1/moving_variance")
+        ['batch_stats/dnn/batchnorm_1/var']
+        >>> names_from_tf("dnn/input_from_feature_columns/input_layer/x/w")[0]
+        'params/dnn/input_layer/x/w'
+    """
+    found = re.fullmatch(r"(.*dnn)/hiddenlayer_(\d+)/batchnorm_\2/(\w+)", name)
+    if found:
+        scope, i, tf_leaf = found.groups()
+        for (collection, leaf), spelled in _BATCH_NORM.items():
+            if spelled == tf_leaf:
+                return [f"{collection}/{scope}/batchnorm_{i}/{leaf}"]
+    name = name.replace("/input_from_feature_columns/input_layer/", "/input_layer/")
+    return [f"{collection}{name}" for collection in _COLLECTIONS]

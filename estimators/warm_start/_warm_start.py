@@ -99,21 +99,27 @@ def _changed_vocabularies(
 class _Loader:
     """One warm start: per variable, a value and a line of the report."""
 
-    def __init__(self, source: Source, settings: WarmStartSettings, changed: dict):
+    def __init__(self, source: Source, changed: dict[str, dict[str, Any]]) -> None:
         self.source = source
-        self.settings = settings
         self.changed = changed
         self.loaded: list[str] = []
         self.remapped: list[str] = []
         self.skipped: list[str] = []
 
-    def load(self, name: str, value: Any, previous: str | None) -> Any:
+    def _key(self, name: str, previous: str | None) -> tuple[str | None, str]:
+        """The checkpoint's key for `name`, or None and why not."""
         key = self.source.find(name, previous)
         if key is None:
-            return self._skip(name, value, "absent from the checkpoint")
+            return None, "absent from the checkpoint"
         reason = self.source.unreadable(key)
         if reason is not None:
-            return self._skip(name, value, f"checkpoint's '{key}' is {reason}")
+            return None, f"checkpoint's '{key}' is {reason}"
+        return key, ""
+
+    def load(self, name: str, value: Any, previous: str | None) -> Any:
+        key, why = self._key(name, previous)
+        if key is None:
+            return self._skip(name, value, why)
         found, shape = self.source.shape(key), tuple(np.shape(value))
         if found != shape:
             hint = ""
@@ -134,13 +140,12 @@ class _Loader:
         self.loaded.append(name)
         return np.asarray(self.source.read(key), dtype=np.asarray(value).dtype)
 
-    def remap(self, name: str, value: Any, previous: str | None, info: VocabInfo):
-        key = self.source.find(name, previous)
+    def remap(
+        self, name: str, value: Any, previous: str | None, info: VocabInfo
+    ) -> Any:
+        key, why = self._key(name, previous)
         if key is None:
-            return self._skip(name, value, "absent from the checkpoint")
-        reason = self.source.unreadable(key)
-        if reason is not None:
-            return self._skip(name, value, f"checkpoint's '{key}' is {reason}")
+            return self._skip(name, value, why)
         new, _ = remap(name, np.asarray(self.source.read(key)), value, info)
         self.loaded.append(name)
         self.remapped.append(name)
@@ -182,6 +187,18 @@ def warm_start(
             variables).
         feature_columns: The new model's feature columns, to detect vocabularies
             that changed since the checkpoint.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> from estimators import checkpoints
+        >>> d = tempfile.mkdtemp()
+        >>> old = {"params": {"emb": np.array([[1.0], [2.0]])}}
+        >>> _ = checkpoints.save_checkpoint(d, 1, {"variables": old})
+        >>> info = VocabInfo(["b", "a", "new"], 3, 0, ["a", "b"])
+        >>> settings = WarmStartSettings(d, var_name_to_vocab_info={"emb": info})
+        >>> new, report = warm_start({"params": {"emb": np.zeros((3, 1))}}, settings)
+        >>> new["params"]["emb"].ravel().tolist(), report.remapped
+        ([2.0, 1.0, 0.0], ['params/emb'])
     """
     if not isinstance(settings, WarmStartSettings):
         settings = WarmStartSettings(os.fspath(settings))
@@ -195,7 +212,7 @@ def warm_start(
     renames = _resolve_keys(
         settings.var_name_to_prev_var_name, "var_name_to_prev_var_name", grouped
     )
-    loader = _Loader(source, settings, _changed_vocabularies(source, feature_columns))
+    loader = _Loader(source, _changed_vocabularies(source, feature_columns))
     values, initialized, chosen = [], [], set(grouped)
     for name, (_, value) in zip(names, leaves, strict=True):
         if name in infos:
@@ -234,11 +251,13 @@ def _warn(
     changed: dict[str, dict[str, Any]],
 ) -> None:
     where = f"warm start from {report.source}"
-    if not grouped:
+    if not report.loaded and not report.skipped:
+        selection = f"vars_to_warm_start={settings.vars_to_warm_start!r}"
+        if grouped:  # None and no VocabInfo
+            selection += " with no var_name_to_vocab_info"
         warnings.warn(
-            f"{where}: vars_to_warm_start={settings.vars_to_warm_start!r} matches no "
-            f"variable of the model, nothing was loaded; its variables are: "
-            f"{_listed(names)}.",
+            f"{where}: {selection} selects no variable of the model, nothing was "
+            f"loaded; its variables are: {_listed(names)}.",
             WarmStartWarning,
             stacklevel=3,
         )

@@ -111,3 +111,17 @@ def test_a_tf_config_ports_unchanged(tmp_path):
             log_step_count_steps=10,
         )
     assert config.seed == 42 and config.save_checkpoints_secs is None
+
+
+def test_tf_cluster_properties_read_as_in_a_single_process_tf_run():
+    # tf.estimator without TF_CONFIG: one worker, the chief, no parameter servers
+    config = est.RunConfig()
+    assert config.is_chief is True
+    assert (config.task_type, config.task_id, config.global_id_in_cluster) == (
+        "worker",
+        0,
+        0,
+    )
+    assert (config.num_worker_replicas, config.num_ps_replicas) == (1, 0)
+    assert config.master == "" and config.evaluation_master == ""
+    assert config.cluster_spec == {} and config.service is None

@@ -8,6 +8,7 @@ import os
 import pathlib
 import shutil
 
+import ml_dtypes
 import numpy as np
 import pytest
 from tf_bundle_writer import write_state_file, write_tf_checkpoint
@@ -22,7 +23,9 @@ from estimators.warm_start._tf_bundle import (
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "tf215")
 
 
-@pytest.mark.parametrize("model", ["dnn", "linear"])
+@pytest.mark.parametrize(
+    "model", ["dnn", "linear", "dnn_linear_combined", "dnn_v1_partitioned"]
+)
 def test_reads_every_variable_as_tensorflow_read_it(model):
     model_dir = os.path.join(FIXTURES, model)
     with open(os.path.join(model_dir, "expected.json")) as f:
@@ -30,6 +33,9 @@ def test_reads_every_variable_as_tensorflow_read_it(model):
     bundle = TFCheckpoint(find_tf_checkpoint(model_dir))
     assert bundle.names() == sorted(expected)
     for name in bundle.names():
+        if "error" in expected[name]:  # TensorFlow refused it: so do we
+            assert bundle.unreadable(name) is not None, name
+            continue
         value = bundle.read(name)
         assert value.dtype.name == expected[name]["dtype"], name
         assert list(value.shape) == expected[name]["shape"], name
@@ -46,6 +52,7 @@ def test_hand_written_bundle_round_trips_over_many_blocks(tmp_path):
     tensors["global_step"] = np.asarray(7, np.int64)
     tensors["flags"] = np.array([True, False])
     tensors["half"] = np.array([1.5, -2.0], np.float16)
+    tensors["brain"] = np.array([0.5, -3.0], ml_dtypes.bfloat16)
     prefix = write_tf_checkpoint(tmp_path / "model.ckpt-7", tensors, block_entries=3)
     bundle = TFCheckpoint(prefix)
     assert bundle.names() == sorted(tensors)
@@ -65,6 +72,9 @@ def test_model_dir_savedmodel_and_prefix_are_found(tmp_path):
     write_state_file(run, "model.ckpt-5")
     assert find_tf_checkpoint(run) == os.path.join(run, "model.ckpt-5")
     assert find_tf_checkpoint(os.path.join(run, "model.ckpt-10")).endswith("-10")
+    for suffix in (".index", ".data-00000-of-00001"):
+        found = find_tf_checkpoint(os.path.join(run, "model.ckpt-10" + suffix))
+        assert found == os.path.join(run, "model.ckpt-10")
     write_tf_checkpoint(tmp_path / "export" / "variables" / "variables", tensors)
     assert find_tf_checkpoint(str(tmp_path / "export")).endswith("variables/variables")
     assert find_tf_checkpoint(str(tmp_path / "nothing")) is None
@@ -98,18 +108,30 @@ def test_corruption_is_detected_and_named(tmp_path):
         TFCheckpoint(prefix)
 
 
-def test_strings_and_partitioned_variables_are_refused_by_name(tmp_path):
+def test_partitioned_variables_are_put_together(tmp_path):
+    table = np.arange(14, dtype=np.float32).reshape(7, 2)
     prefix = write_tf_checkpoint(
-        tmp_path / "m",
-        {"vocab": np.zeros(2, np.uint8), "part": np.zeros(2, np.float32)},
-        strings=("vocab",),
-        sliced=("part",),
+        tmp_path / "m", {"emb": table, "w": np.ones(2)}, partitions={"emb": 3}
+    )
+    bundle = TFCheckpoint(prefix)
+    assert bundle.names() == ["emb", "w"] and bundle.shape("emb") == (7, 2)
+    np.testing.assert_array_equal(bundle.read("emb"), table)
+    prefix = write_tf_checkpoint(
+        tmp_path / "n", {"emb": table}, partitions={"emb": 3}, drop_slices=(1,)
+    )
+    assert "missing its slice [(2, 2), (0, 2)]" in TFCheckpoint(prefix).unreadable(
+        "emb"
+    )
+
+
+def test_strings_are_refused_by_name(tmp_path):
+    prefix = write_tf_checkpoint(
+        tmp_path / "m", {"vocab": np.zeros(2, np.uint8)}, strings=("vocab",)
     )
     bundle = TFCheckpoint(prefix)
     assert "string tensor" in bundle.unreadable("vocab")
-    assert "partitioned" in bundle.unreadable("part")
-    with pytest.raises(TFCheckpointError, match="'part' is a partitioned"):
-        bundle.read("part")
+    with pytest.raises(TFCheckpointError, match="'vocab' is a string tensor"):
+        bundle.read("vocab")
 
 
 def test_crc32c_of_large_buffers_equals_the_bytewise_definition():
@@ -119,3 +141,21 @@ def test_crc32c_of_large_buffers_equals_the_bytewise_definition():
     for size in (0, 1, 4095, 4096, 70_001, 1_000_003):
         data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         assert crc32c(data) == _update(0xFFFFFFFF, data) ^ 0xFFFFFFFF, size
+
+
+def test_list_and_load_variables_of_a_tf_model_dir():
+    from estimators.warm_start import list_variables, load_variable
+
+    model_dir = os.path.join(FIXTURES, "dnn_v1_partitioned")
+    listed = dict(list_variables(model_dir))
+    name = (
+        "dnn/input_from_feature_columns/input_layer/color_embedding/embedding_weights"
+    )
+    assert listed[name] == (4, 2) and listed["dnn/logits/kernel"] == (3, 3)
+    with open(os.path.join(model_dir, "expected.json")) as f:
+        expected = json.load(f)["variables"][name]["value"]
+    np.testing.assert_array_equal(load_variable(model_dir, name), expected)
+    with pytest.raises(ValueError, match="'dnn/nope' is not in"):
+        load_variable(model_dir, "dnn/nope")
+    with pytest.raises(ValueError, match="slices do not cover it"):
+        load_variable(model_dir, f"{name}/t_0/Adagrad")

@@ -89,7 +89,7 @@ def test_a_selection_matching_nothing_warns_with_the_names(write_checkpoint, nes
     path = write_checkpoint({"params/dnn/logits/kernel": np.ones((2, 1))})
     fresh = nested({"params/dnn/logits/kernel": np.zeros((2, 1))})
     settings = est.WarmStartSettings(path, vars_to_warm_start="input_layer/.*")
-    with pytest.warns(est.WarmStartWarning, match="matches no variable.*dnn/logits"):
+    with pytest.warns(est.WarmStartWarning, match="selects no variable.*dnn/logits"):
         _, report = warm_start(fresh, settings)
     assert report.loaded == []
 
@@ -141,29 +141,41 @@ def _tf_columns(vocabulary=COLORS):
     return fc.numeric_column("x", shape=2), color
 
 
-@pytest.mark.parametrize("model", ["dnn", "linear"])
+def _port(model, model_dir, warm_start_from):
+    """Our canned estimator of the same model as fixtures/make_tf215_checkpoints.py."""
+    x, color = _tf_columns()
+    embedded = fc.embedding_column(color, 2)
+    common = {
+        "model_dir": model_dir,
+        "n_classes": 3,
+        "warm_start_from": warm_start_from,
+    }
+    if model == "dnn":
+        return est.DNNClassifier([4, 3], [x, embedded], batch_norm=True, **common)
+    if model == "dnn_v1_partitioned":  # its embedding table was saved in 2 slices
+        return est.DNNClassifier([3], [x, embedded], **common)
+    if model == "linear":
+        return est.LinearClassifier([x, color], **common)
+    return est.DNNLinearCombinedClassifier(
+        linear_feature_columns=[color],
+        dnn_feature_columns=[x, embedded],
+        dnn_hidden_units=[3],
+        **common,
+    )
+
+
+@pytest.mark.parametrize(
+    "model", ["dnn", "linear", "dnn_linear_combined", "dnn_v1_partitioned"]
+)
 def test_a_tf_estimator_model_dir_carries_over_with_its_predictions(model, tmp_path):
     """The canned models TensorFlow 2.15 trained (fixtures/make_tf215_checkpoints.py)
     predict the same probabilities here once warm-started from its model_dir."""
     model_dir = os.path.join(FIXTURES, model)
     with open(os.path.join(model_dir, "expected.json")) as f:
         expected = json.load(f)
-    x, color = _tf_columns()
     # a list of regexes: batch-norm moving statistics too, as in tf
     settings = est.WarmStartSettings(model_dir, vars_to_warm_start=[".*"])
-    if model == "dnn":
-        estimator = est.DNNClassifier(
-            [4, 3],
-            [x, fc.embedding_column(color, 2)],
-            model_dir=str(tmp_path),
-            n_classes=3,
-            batch_norm=True,
-            warm_start_from=settings,
-        )
-    else:
-        estimator = est.LinearClassifier(
-            [x, color], model_dir=str(tmp_path), n_classes=3, warm_start_from=settings
-        )
+    estimator = _port(model, str(tmp_path), settings)
     features = _predict_features(expected)
     predictions = list(estimator.predict(lambda: (features, None)))
     report = estimator.warm_start_report
@@ -283,3 +295,12 @@ def test_an_indicator_vocabulary_that_changed_is_named(tmp_path):
     )
     with pytest.warns(est.WarmStartWarning, match=r"\['color_indicator'\] changed"):
         _train(target, ["red"], [1])
+
+
+def test_none_without_vocab_info_warns_that_it_loads_nothing(write_checkpoint, nested):
+    path = write_checkpoint({"params/w": np.ones(2)})
+    settings = est.WarmStartSettings(path, vars_to_warm_start=None)
+    with pytest.warns(
+        est.WarmStartWarning, match="None with no var_name_to_vocab_info"
+    ):
+        warm_start(nested({"params/w": np.zeros(2)}), settings)
