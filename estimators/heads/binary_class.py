@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, final
+from typing import Any, Literal, final
 
 import jax
 import jax.numpy as jnp
@@ -56,6 +56,29 @@ def threshold_metrics(
             labels, probabilities, t, weights
         )
     return found
+
+
+def soft_auc(
+    labels: jax.Array,
+    probabilities: jax.Array,
+    weights: jax.Array | None,
+    curve: Literal["ROC", "PR"] = "ROC",
+) -> Metric:
+    """AUC where a label in [0, 1] counts as that fraction of a positive example
+    and the rest of a negative one, as Keras' AUC (tf's heads) counts soft labels;
+    for 0/1 labels it is `metrics.auc`."""
+    w = (
+        jnp.ones_like(labels)
+        if weights is None
+        else jnp.broadcast_to(jnp.asarray(weights, jnp.float32), labels.shape)
+    )
+    positive = metrics.auc(
+        jnp.ones_like(labels), probabilities, w * labels, curve=curve
+    )
+    negative = metrics.auc(
+        jnp.zeros_like(labels), probabilities, w * (1.0 - labels), curve=curve
+    )
+    return positive.merge(negative)
 
 
 @final
@@ -179,8 +202,8 @@ class BinaryClassHead(Head):
         return {
             MetricKeys.ACCURACY: metrics.accuracy(labels, class_ids, weights),
             MetricKeys.ACCURACY_BASELINE: Metric(label_mean.state, _accuracy_baseline),
-            MetricKeys.AUC: metrics.auc(labels, probabilities, weights),
-            MetricKeys.AUC_PR: metrics.auc(labels, probabilities, weights, curve="PR"),
+            MetricKeys.AUC: soft_auc(labels, probabilities, weights),
+            MetricKeys.AUC_PR: soft_auc(labels, probabilities, weights, curve="PR"),
             MetricKeys.AVERAGE_LOSS: metrics.mean(unreduced_loss, weights),
             MetricKeys.LABEL_MEAN: label_mean,
             MetricKeys.PRECISION: metrics.precision(labels, class_ids, weights),

@@ -58,6 +58,8 @@ class RegressionHead(Head):
         2.0
     """
 
+    _per_logit_weights = True  # tf: weights may be [D0, ..., DN, label_dimension]
+
     def __init__(
         self,
         label_dimension: int = 1,
@@ -90,8 +92,6 @@ class RegressionHead(Head):
     @property
     def logits_dimension(self) -> int:
         return self._label_dimension
-
-    _per_logit_weights = True
 
     def predictions(
         self, logits: Array, keys: Sequence[str] | None = None

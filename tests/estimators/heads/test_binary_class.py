@@ -283,3 +283,24 @@ def test_tf_multi_dim_train_weights_of_the_wrong_shape(weights):
     head = BinaryClassHead(weight_column="weights")
     with pytest.raises(ValueError, match="weights shape must be"):
         head.loss(MULTI_DIM_LABELS, MULTI_DIM_LOGITS, {"weights": weights}, "train")
+
+
+def test_soft_labels_count_fractionally_in_auc_as_keras_does():
+    head = BinaryClassHead()
+    spec = head.create_estimator_spec(
+        {}, "eval", SOFT_LOGITS, head.transform_labels(SOFT_LABELS)
+    )
+    # sigmoid(0.5) = 0.6225 carries 0.8 of a positive and 0.2 of a negative,
+    # sigmoid(-0.3) = 0.4256 carries 0.4 and 0.6. Ordered (positive, negative)
+    # pairs: 0.8 * 0.6 = 0.48, ties count half: 0.8 * 0.2 / 2 + 0.4 * 0.6 / 2 = 0.2;
+    # AUC = 0.68 / (1.2 * 0.8) = 0.7083.
+    got = results(spec)
+    assert got["auc"] == pytest.approx(0.7083, abs=1e-3)
+    assert got["label/mean"] == pytest.approx(0.6)  # (0.8 + 0.4) / 2
+    assert got["accuracy_baseline"] == pytest.approx(0.6)  # max(0.6, 1 - 0.6)
+    # 0/1 labels give metrics.auc's value.
+    hard = BinaryClassHead().create_estimator_spec({}, "eval", LOGITS, LABELS)
+    assert results(hard)["auc"] == pytest.approx(
+        float(est.metrics.auc(LABELS[:, None], 1 / (1 + np.exp(-LOGITS))).result()),
+        abs=1e-6,
+    )
