@@ -193,7 +193,8 @@ class DNNLinearCombinedClassifier(Estimator):
         label_vocabulary: Class names when labels are strings.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         batch_norm: Batch-normalise the DNN's hidden layers. Default False.
         linear_sparse_combiner: "sum" (default), "mean" or "sqrtn".
 
@@ -266,7 +267,8 @@ class DNNLinearCombinedRegressor(Estimator):
         weight_column: A feature name or `fc.numeric_column` of example weights.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         batch_norm: Batch-normalise the DNN's hidden layers. Default False.
         linear_sparse_combiner: "sum" (default), "mean" or "sqrtn".
     """

@@ -149,7 +149,8 @@ class LinearClassifier(Estimator):
             GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         sparse_combiner: How the weights of a multi-valued categorical feature
             combine: "sum" (default), "mean" or "sqrtn".
 
@@ -206,7 +207,8 @@ class LinearRegressor(Estimator):
             GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         sparse_combiner: "sum" (default), "mean" or "sqrtn".
     """
 

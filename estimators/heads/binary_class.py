@@ -103,7 +103,8 @@ class BinaryClassHead(Head):
             precision and recall. Default None.
         label_vocabulary: The two class names; labels are then strings. Default
             None: labels are 0/1 (int or bool) or probabilities in [0, 1].
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses
             replacing the sigmoid cross-entropy; labels are float32 `[B, 1]`.
         name: Suffix of the metric keys (`auc/name`); needed in a `MultiHead`.

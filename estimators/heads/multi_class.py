@@ -36,7 +36,8 @@ class MultiClassHead(Head):
             example. Default None.
         label_vocabulary: The class names in id order; labels are then strings.
             Default None: labels are class ids in [0, n_classes).
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses
             replacing the cross-entropy; labels are int32 `[B, 1]` ids.
         name: Suffix of the metric keys (`accuracy/name`); needed in a

@@ -42,7 +42,8 @@ class MultiLabelHead(Head):
         thresholds: Probabilities in (0, 1) at which to also report accuracy,
             precision and recall. Default None.
         label_vocabulary: Class names, for labels given as lists of names.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses;
             labels are float32 multi-hot `[B, n_classes]`.
         classes_for_class_based_metrics: Class ids (or names, with a
