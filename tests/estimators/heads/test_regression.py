@@ -158,3 +158,18 @@ def test_tf_multi_dim_weighted_train_create_loss():
     # batch_size = 2 * 2 * 3 = 12.
     loss = head.loss(labels, logits, features={"label_weights": weights}, mode="train")
     assert float(loss) == pytest.approx(training_loss_weighted_sum / 12.0, rel=1e-6)
+
+
+def test_per_element_weights_from_a_numeric_column_of_label_dimension():
+    from estimators import feature_column as fc
+
+    head = RegressionHead(
+        label_dimension=3,
+        weight_column=fc.numeric_column("w", shape=3, normalizer_fn=lambda x: 2 * x),
+    )
+    features = {"w": np.array([[0.5, 0.05, 0.75]], np.float32)}  # doubled: 1, .1, 1.5
+    loss = head.loss(
+        np.array([[35.0, 42.0, 45.0]]), np.array([[45.0, 41.0, 44.0]]), features
+    )
+    # (1 * 100 + .1 * 1 + 1.5 * 1) / 3 = 33.8666667, as tf's weighted_multi_value test
+    assert float(loss) == pytest.approx(33.8666667, rel=1e-6)
