@@ -188,3 +188,137 @@ def test_tf_weight_column_normalizer_in_linear_regressor_evaluate(
     assert results["loss"] == pytest.approx(33.8666667, rel=1e-6)
     # loss_mean = weighted_loss/(1+.1+1.5) = 101.6/2.6 = 39.0769231
     assert results["average_loss"] == pytest.approx(39.0769231, rel=1e-6)
+
+
+AGE = "linear/linear_model/age/weights"
+BIAS = "linear/linear_model/bias_weights"
+
+
+@pytest.mark.parametrize(
+    ("features", "labels", "weight_column", "expected"),
+    [
+        # test_evaluation_for_simple_data: logit is (1. * 11.0 + 2.0) = 13, while
+        # label is 10. Loss is 3**2 = 9.
+        ({"age": [[1.0]]}, [[10.0]], None, {"loss": 9.0, "average_loss": 9.0}),
+        # test_evaluation_batch: loss per example is 3**2 = 9; training loss is the
+        # sum over batch size = (9 + 9) / 2 = 9; average loss is 9.
+        (
+            {"age": [[1.0], [1.0]]},
+            [[10.0], [10.0]],
+            None,
+            {"loss": 9.0, "average_loss": 9.0},
+        ),
+        # test_evaluation_weights: training loss is the weighted sum over batch /
+        # batch size = (9 + 2*9) / 2 = 13.5; average loss is the weighted average
+        # = 9 + 2*9 / (1 + 2) = 9
+        (
+            {"age": [[1.0], [1.0]], "weights": [[1.0], [2.0]]},
+            [[10.0], [10.0]],
+            "weights",
+            {"loss": 13.5, "average_loss": 9.0},
+        ),
+    ],
+)
+def test_tf_linear_regressor_evaluation(
+    tmp_path, create_checkpoint, features, labels, weight_column, expected
+):
+    import numpy as np
+
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("age")],
+        model_dir=str(tmp_path),
+        weight_column=weight_column,
+        config=fast_config(random_seed=1),
+    )
+    features = {k: np.asarray(v, np.float32) for k, v in features.items()}
+
+    def input_fn():
+        return features, np.asarray(labels, np.float32)
+
+    create_checkpoint(regressor, input_fn, {AGE: [[11.0]], BIAS: [2.0]}, 100)
+    assert regressor.evaluate(input_fn, steps=1) == {
+        **expected,
+        "prediction/mean": 13.0,
+        "label/mean": 10.0,
+        "global_step": 100,
+    }
+
+
+def test_tf_linear_regressor_evaluation_for_multi_dimensions(
+    tmp_path, create_checkpoint
+):
+    import numpy as np
+
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("age", shape=(3,))],
+        model_dir=str(tmp_path),
+        label_dimension=2,
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        return {"age": np.array([[2.0, 4.0, 5.0]], np.float32)}, np.array(
+            [[46.0, 58.0]], np.float32
+        )
+
+    create_checkpoint(
+        regressor,
+        input_fn,
+        {AGE: [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], BIAS: [7.0, 8.0]},
+        100,
+    )
+    metrics = regressor.evaluate(input_fn, steps=1)
+    assert set(metrics) == {
+        "loss",
+        "average_loss",
+        "prediction/mean",
+        "label/mean",
+        "global_step",
+    }
+    # Logit is
+    #   [2., 4., 5.] * [1.0, 2.0] + [7.0, 8.0] = [39, 50] + [7.0, 8.0]
+    #                  [3.0, 4.0]
+    #                  [5.0, 6.0]
+    # which is [46, 58]
+    assert metrics["loss"] == pytest.approx(0.0, abs=5e-8)  # assertAlmostEqual
+
+
+@pytest.mark.parametrize(
+    ("ages", "labels", "expected_loss"),
+    [
+        # testFromCheckpoint: logits = age * age_weight + bias = 17 * 10. + 5. = 175
+        # loss = (logits - label)^2 = (175 - 5)^2 = 28900
+        ([[17.0]], [[5.0]], 28900.0),
+        # testFromCheckpointMultiBatch: logits = [175, 155]
+        # loss = sum(logits - label)^2 = (175 - 5)^2 + (155 - 3)^2 = 52004
+        # expected_loss = loss / 2 = 26002
+        ([[17.0], [15.0]], [[5.0], [3.0]], 26002.0),
+    ],
+)
+def test_tf_linear_regressor_train_from_checkpoint(
+    tmp_path, create_checkpoint, loss_recorder, ages, labels, expected_loss
+):
+    import numpy as np
+    import optax
+
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("age")],
+        model_dir=str(tmp_path),
+        optimizer=optax.set_to_zero(),
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        return {"age": np.asarray(ages, np.float32)}, np.asarray(labels, np.float32)
+
+    create_checkpoint(regressor, input_fn, {AGE: [[10.0]], BIAS: [5.0]}, 100)
+    regressor.train(input_fn, steps=10, hooks=[loss_recorder])
+    assert loss_recorder.losses == pytest.approx([expected_loss] * 10, rel=1e-4)
+    assert regressor.get_variable_value("global_step") == 110
+    assert regressor.get_variable_value(f"params/{AGE}").tolist() == [[10.0]]
