@@ -322,3 +322,136 @@ def test_tf_linear_regressor_train_from_checkpoint(
     assert loss_recorder.losses == pytest.approx([expected_loss] * 10, rel=1e-4)
     assert regressor.get_variable_value("global_step") == 110
     assert regressor.get_variable_value(f"params/{AGE}").tolist() == [[10.0]]
+
+
+def _tf_classifier_evaluation(
+    tmp_path, create_checkpoint, n_classes, ages, labels, **kw
+):
+    import numpy as np
+
+    from estimators import feature_column as fc
+
+    classifier = canned.LinearClassifier(
+        [fc.numeric_column("age")],
+        model_dir=str(tmp_path),
+        n_classes=n_classes,
+        config=fast_config(random_seed=1),
+        **kw,
+    )
+    features = {"age": np.asarray(ages, np.float32)}
+    if "weight_column" in kw:
+        features["w"] = np.array([1.0, 2.0], np.float32)
+
+    def input_fn():
+        return features, np.asarray(labels)
+
+    return classifier, input_fn
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_tf_linear_classifier_evaluation_for_simple_data(
+    tmp_path, create_checkpoint, n_classes
+):
+    import math
+
+    import numpy as np
+
+    classifier, input_fn = _tf_classifier_evaluation(
+        tmp_path, create_checkpoint, n_classes, [[1.0]], [[1]]
+    )
+    # For binary case, the expected weight has shape (1,1). For multi class
+    # case, the shape is (1, n_classes).
+    age_weight = (
+        [[-11.0]]
+        if n_classes == 2
+        else np.reshape(-11.0 * np.arange(n_classes, dtype=np.float32), (1, n_classes))
+    )
+    bias = [-30.0] if n_classes == 2 else [-30.0] * n_classes
+    create_checkpoint(classifier, input_fn, {AGE: age_weight, BIAS: bias}, 100)
+    if n_classes == 2:
+        # Binary classes: loss = sum(corss_entropy(41)) = 41.
+        expected = {
+            "loss": 41.0,
+            "global_step": 100,
+            "average_loss": 41.0,
+            "accuracy": 0.0,
+            "precision": 0.0,
+            "recall": 0.0,
+            "prediction/mean": 0.0,
+            "label/mean": 1.0,
+            "accuracy_baseline": 1,
+            "auc": 0.0,
+            "auc_precision_recall": 1.0,
+        }
+    else:
+        # Multi classes: loss = 1 * -log ( soft_max(logits)[label] )
+        logits = np.asarray(age_weight) * 1.0 + bias
+        softmax = np.exp(logits) / np.exp(logits).sum()
+        expected_loss = -1 * math.log(softmax[0, 1])
+        expected = {
+            "loss": expected_loss,
+            "average_loss": expected_loss,
+            "global_step": 100,
+            "accuracy": 0.0,
+        }
+    # tf: assertAllClose(rtol=1e-3) (atol 1e-6)
+    assert classifier.evaluate(input_fn, steps=1) == pytest.approx(
+        expected, rel=1e-3, abs=1e-6
+    )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_tf_linear_classifier_evaluation_weights(
+    tmp_path, create_checkpoint, n_classes
+):
+    import math
+
+    import numpy as np
+
+    label, age, weights = [1, 0], [17.0, 18.0], [1.0, 2.0]
+    classifier, input_fn = _tf_classifier_evaluation(
+        tmp_path, create_checkpoint, n_classes, age, label, weight_column="w"
+    )
+    age_weight = (
+        [[2.0]]
+        if n_classes == 2
+        else np.reshape(2.0 * np.arange(n_classes, dtype=np.float32), (1, n_classes))
+    )
+    bias = [-35.0] if n_classes == 2 else [-35.0] * n_classes
+    create_checkpoint(classifier, input_fn, {AGE: age_weight, BIAS: bias}, 100)
+    if n_classes == 2:
+        # Logits are (-1., 1.) labels are (1, 0).
+        # Loss is
+        #   loss for row 1: 1 * -log(sigmoid(-1)) = 1.3133
+        #   loss for row 2: (1 - 0) * -log(1 - sigmoid(1)) = 1.3133
+        #   weights = [1., 2.]
+        label_mean = np.average(label, weights=weights)
+        logistics = 1 / (1 + np.exp(-np.array([-1.0, 1.0])))
+        expected = {
+            "loss": (1.3133 * (1.0 + 2.0)) / 2,  # Divided by batch size
+            "global_step": 100,
+            "average_loss": (1.3133 * (1.0 + 2.0)) / (1.0 + 2.0),
+            "accuracy": 0.0,
+            "precision": 0.0,
+            "recall": 0.0,
+            "prediction/mean": np.average(logistics, weights=weights),
+            "label/mean": label_mean,
+            "accuracy_baseline": max(label_mean, 1 - label_mean),
+            "auc": 0.0,
+            "auc_precision_recall": 0.1891,
+        }
+    else:
+        # Multi classes: unweighted_loss = 1 * -log ( soft_max(logits)[label] )
+        logits = np.asarray(age_weight) * np.reshape(age, (2, 1)) + bias
+        softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        losses = [-math.log(softmax[0, label[0]]), -math.log(softmax[1, label[1]])]
+        loss_mean = np.average(losses, weights=weights)
+        expected = {
+            "loss": (loss_mean * np.sum(weights)) / 2,  # batch size
+            "average_loss": loss_mean,
+            "global_step": 100,
+            "accuracy": 0.0,
+        }
+    assert classifier.evaluate(input_fn, steps=1) == pytest.approx(
+        expected, rel=1e-3, abs=1e-6
+    )
