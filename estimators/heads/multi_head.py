@@ -30,10 +30,10 @@ def _check_heads(heads: Any, head_weights: Any) -> tuple[tuple[Head, ...], tuple
                 f"`heads` must hold est.heads heads (not a MultiHead), got {head!r}."
             )
         if head.name is None:
+            kind = type(head).__name__
             raise ValueError(
-                "All given heads must have name specified, e.g. "
-                f"{type(head).__name__}(..., name='task1'); one of {type(head).__name__}"
-                " has none."
+                "All given heads must have name specified: got a "
+                f"{kind} without one; pass {kind}(..., name='task1')."
             )
         names.append(head.name)
     if len(set(names)) != len(names):

@@ -455,3 +455,23 @@ def test_tf_linear_classifier_evaluation_weights(
     assert classifier.evaluate(input_fn, steps=1) == pytest.approx(
         expected, rel=1e-3, abs=1e-6
     )
+
+
+def test_predict_and_export_need_no_weight_feature(tmp_path):
+    import numpy as np
+
+    import estimators as est
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("x")],
+        model_dir=str(tmp_path / "model"),
+        weight_column=fc.numeric_column("w", normalizer_fn=lambda w: w + 1.0),
+        config=fast_config(random_seed=1),
+    )
+    x = np.arange(4, dtype=np.float32)
+    regressor.train(lambda: ({"x": x, "w": x}, 2 * x), steps=2)
+    predictions = list(regressor.predict(lambda: {"x": x}))  # as tf: no "w"
+    assert len(predictions) == 4
+    exported = est.export.load(regressor.export_saved_model(str(tmp_path / "export")))
+    assert exported.input_names == ["x"]
