@@ -324,9 +324,10 @@ class DNNLinearCombinedEstimator(Estimator):
             tf.keras activation name ("relu", ...) or None. Default `nn.relu`.
         dnn_dropout: Dropout probability of the hidden layers. Default None.
         config: A `RunConfig`.
-        warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
         batch_norm: Batch-normalise the DNN's hidden layers. Default False.
         linear_sparse_combiner: "sum" (default), "mean" or "sqrtn".
+        warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`
+            (last: tf's DNNLinearCombinedEstimator had no such argument).
     """
 
     def __init__(
@@ -341,9 +342,9 @@ class DNNLinearCombinedEstimator(Estimator):
         dnn_activation_fn: Activation = nn.relu,
         dnn_dropout: float | None = None,
         config: RunConfig | None = None,
-        warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
         batch_norm: bool = False,
         linear_sparse_combiner: str = "sum",
+        warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
     ) -> None:
         _common.check_head(head, type(self).__name__)
         model_fn, columns = _combined_model(
