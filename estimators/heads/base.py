@@ -155,7 +155,9 @@ class Head(abc.ABC):
         """`labels` checked against and shaped like the per-example losses."""
 
     @abc.abstractmethod
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         """Per-example (or per-element) losses, `[D0, ..., DN, k]`."""
 
     @abc.abstractmethod
@@ -209,7 +211,7 @@ class Head(abc.ABC):
         """
         del mode
         logits = self._logits(logits)
-        unreduced = self._unreduced_loss(self._labels(labels, logits), logits)
+        unreduced = self._unreduced_loss(self._labels(labels, logits), logits, features)
         loss = self._training_loss(unreduced, self._weights(features, logits))
         return _regularized(loss, regularization_losses)
 
@@ -231,7 +233,7 @@ class Head(abc.ABC):
         with `regularization_losses`, also `regularization_loss` (their sum)."""
         logits = self._logits(logits)
         labels = self._labels(labels, logits)
-        unreduced = self._unreduced_loss(labels, logits)
+        unreduced = self._unreduced_loss(labels, logits, features)
         weights = self._weights(features, logits)
         return self._named_metrics(
             labels, logits, unreduced, weights, regularization_losses
@@ -287,7 +289,7 @@ class Head(abc.ABC):
             raise ValueError(f"the head needs labels in {mode.name} mode, got None.")
         labels = self._labels(labels, logits)
         weights = self._weights(features, logits)
-        unreduced = self._unreduced_loss(labels, logits)
+        unreduced = self._unreduced_loss(labels, logits, features)
         loss = _regularized(
             self._training_loss(unreduced, weights), regularization_losses
         )

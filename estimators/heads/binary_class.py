@@ -12,12 +12,13 @@ import pyarrow as pa
 
 from estimators import losses, metrics
 from estimators.heads._labels import ClassLabels, host_array
+from estimators.heads._loss_fn import call_loss_fn, check_loss_fn
 from estimators.heads._weights import labels_like_logits
 from estimators.heads.base import Head, select
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
-from estimators.typing import Array
+from estimators.typing import Array, Features
 
 __all__ = ["BinaryClassHead"]
 
@@ -105,8 +106,9 @@ class BinaryClassHead(Head):
             None: labels are 0/1 (int or bool) or probabilities in [0, 1].
         loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
             an `est.losses.Reduction`.
-        loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses
-            replacing the sigmoid cross-entropy; labels are float32 `[B, 1]`.
+        loss_fn: Optional `loss_fn(labels, logits[, features])` returning
+            `[B, 1]` per-example losses in place of the sigmoid cross-entropy,
+            called by keyword as tf does; labels are float32 `[B, 1]`.
         name: Suffix of the metric keys (`auc/name`); needed in a `MultiHead`.
 
     Example:
@@ -132,6 +134,7 @@ class BinaryClassHead(Head):
         )
         self._classes = ClassLabels(2, label_vocabulary)
         self._thresholds = check_thresholds(thresholds)
+        check_loss_fn(loss_fn)
         self._loss_fn = loss_fn
 
     @property
@@ -185,9 +188,11 @@ class BinaryClassHead(Head):
         labels = labels_like_logits(labels, logits, 1, "binary head")
         return labels.astype(jnp.float32)
 
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         if self._loss_fn is not None:
-            return jnp.asarray(self._loss_fn(labels, logits), jnp.float32)
+            return call_loss_fn(self._loss_fn, labels, logits, features, 1)
         return losses.sigmoid_cross_entropy(labels, logits, reduction=Reduction.NONE)
 
     def _metrics(

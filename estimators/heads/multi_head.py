@@ -248,7 +248,9 @@ class MultiHead(Head):
     def _labels(self, labels: Array, logits: jax.Array) -> jax.Array:
         raise TypeError("MultiHead has no labels of its own; see its heads.")
 
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         raise TypeError("MultiHead has no per-example loss; see its heads.")
 
     def _metrics(
