@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from estimators import metrics
-from estimators.heads.base import Head, select
+from estimators.heads.base import Head, require_labels, select
 from estimators.heads.keys import MetricKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
@@ -133,6 +133,7 @@ class MultiHead(Head):
         return found
 
     def _split_labels(self, labels: Any) -> dict[str, Any]:
+        require_labels(labels, None)
         if not isinstance(labels, Mapping):
             raise ValueError(
                 "a MultiHead takes labels as a dict keyed by head name "
@@ -227,8 +228,7 @@ class MultiHead(Head):
         predictions = self.predictions(logits)
         if mode == ModeKeys.PREDICT:
             return EstimatorSpec(mode, predictions=predictions)
-        if labels is None:
-            raise ValueError(f"the head needs labels in {mode.name} mode, got None.")
+        require_labels(labels, mode)
         loss = self.loss(labels, logits, features, mode, regularization_losses)
         if mode == ModeKeys.EVAL:
             found = self.metrics(labels, logits, features, regularization_losses)

@@ -56,3 +56,21 @@ def test_head_signatures_are_tf_2_15s_in_order():
     for name, arguments in tf.items():
         ours = list(inspect.signature(getattr(heads, name)).parameters)
         assert ours == arguments.split(), name
+
+
+def test_tf_labels_none():
+    import numpy as np
+
+    from estimators.heads import MultiHead, MultiLabelHead
+
+    logits = np.array([[-10.0, 10.0], [-15.0, 10.0]], np.float32)
+    head = MultiLabelHead(n_classes=2)
+    with pytest.raises(
+        ValueError, match=r"You must provide a labels Tensor \(EVAL mode\)\. Given: None\."
+    ):
+        head.loss(labels=None, logits=logits, mode="eval")
+    with pytest.raises(ValueError, match=r"labels Tensor \(TRAIN mode\)\. Given: None"):
+        head.create_estimator_spec({}, "train", logits, None)
+    multi = MultiHead([MultiLabelHead(2, name="a")])
+    with pytest.raises(ValueError, match=r"You must provide a labels Tensor"):
+        multi.loss(None, {"a": logits})
