@@ -66,7 +66,8 @@ def test_tf_labels_none():
     logits = np.array([[-10.0, 10.0], [-15.0, 10.0]], np.float32)
     head = MultiLabelHead(n_classes=2)
     with pytest.raises(
-        ValueError, match=r"You must provide a labels Tensor \(EVAL mode\)\. Given: None\."
+        ValueError,
+        match=r"You must provide a labels Tensor \(EVAL mode\)\. Given: None\.",
     ):
         head.loss(labels=None, logits=logits, mode="eval")
     with pytest.raises(ValueError, match=r"labels Tensor \(TRAIN mode\)\. Given: None"):
