@@ -105,15 +105,16 @@ def check_columns(
 
 def estimator_hooks(head: Head, *column_lists: Sequence[Any]) -> dict[str, Any]:
     """`Estimator.__init__` keywords: the host transform's columns (the model's,
-    deduplicated, and a weight column given as a column) and the head's label and
-    prediction mappings."""
+    deduplicated) and the head's label and prediction mappings.
+
+    A weight column is not among them: the head reads it in the model (a
+    `numeric_column` applies its default and normalizer there), so predict and
+    the exported model do not need the weight feature, as in tf.
+    """
     columns: list[Any] = []
     for column in (c for group in column_lists for c in group):
         if column not in columns:
             columns.append(column)
-    weight = head.weight_column
-    if isinstance(weight, fc.FeatureColumn) and weight not in columns:
-        columns.append(weight)
     return {
         "feature_columns": columns or None,
         "label_transform": head.transform_labels,

@@ -93,7 +93,8 @@ class BaselineClassifier(Estimator):
         optimizer: "Ftrl" (default; learning rate 0.3), another name, an optax
             GradientTransformation, or a callable returning one.
         config: A `RunConfig`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
 
     Example:
         >>> import numpy as np
@@ -135,7 +136,8 @@ class BaselineRegressor(Estimator):
         optimizer: "Ftrl" (default; learning rate 0.3), another name, an optax
             GradientTransformation, or a callable returning one.
         config: A `RunConfig`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
     """
 
     def __init__(

@@ -180,7 +180,8 @@ class DNNClassifier(Estimator):
         weight_column: A feature name or `fc.numeric_column` of example weights.
         label_vocabulary: Class names when labels are strings; predictions'
             `classes` are then these names.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         optimizer: "Adagrad" (default), "Adam", "Ftrl", "RMSProp" or "SGD",
             each with the Keras default learning rate (0.001; SGD 0.01) as in
             tf 2.x; an optax GradientTransformation; or a callable returning
@@ -251,7 +252,8 @@ class DNNRegressor(Estimator):
         model_dir: Where checkpoints go.
         label_dimension: Number of targets per example. Default 1.
         weight_column: A feature name or `fc.numeric_column` of example weights.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         optimizer: "Adagrad" (default), "Adam", "Ftrl", "RMSProp" or "SGD",
             each with the Keras default learning rate (0.001; SGD 0.01) as in
             tf 2.x; an optax GradientTransformation; or a callable returning

@@ -193,7 +193,8 @@ class DNNLinearCombinedClassifier(Estimator):
         label_vocabulary: Class names when labels are strings.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         batch_norm: Batch-normalise the DNN's hidden layers. Default False.
         linear_sparse_combiner: "sum" (default), "mean" or "sqrtn".
 
@@ -266,7 +267,8 @@ class DNNLinearCombinedRegressor(Estimator):
         weight_column: A feature name or `fc.numeric_column` of example weights.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         batch_norm: Batch-normalise the DNN's hidden layers. Default False.
         linear_sparse_combiner: "sum" (default), "mean" or "sqrtn".
     """
@@ -322,9 +324,10 @@ class DNNLinearCombinedEstimator(Estimator):
             tf.keras activation name ("relu", ...) or None. Default `nn.relu`.
         dnn_dropout: Dropout probability of the hidden layers. Default None.
         config: A `RunConfig`.
-        warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
         batch_norm: Batch-normalise the DNN's hidden layers. Default False.
         linear_sparse_combiner: "sum" (default), "mean" or "sqrtn".
+        warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`
+            (last: tf's DNNLinearCombinedEstimator had no such argument).
     """
 
     def __init__(
@@ -339,9 +342,9 @@ class DNNLinearCombinedEstimator(Estimator):
         dnn_activation_fn: Activation = nn.relu,
         dnn_dropout: float | None = None,
         config: RunConfig | None = None,
-        warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
         batch_norm: bool = False,
         linear_sparse_combiner: str = "sum",
+        warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
     ) -> None:
         _common.check_head(head, type(self).__name__)
         model_fn, columns = _combined_model(

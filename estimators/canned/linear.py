@@ -149,7 +149,8 @@ class LinearClassifier(Estimator):
             GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         sparse_combiner: How the weights of a multi-valued categorical feature
             combine: "sum" (default), "mean" or "sqrtn".
 
@@ -206,7 +207,8 @@ class LinearRegressor(Estimator):
             GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
         warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         sparse_combiner: "sum" (default), "mean" or "sqrtn".
     """
 
@@ -248,8 +250,8 @@ class LinearEstimator(Estimator):
             rate min(0.2, 1/sqrt(number of columns)); an optax
             GradientTransformation; or a callable returning one.
         config: A `RunConfig`.
-        warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
         sparse_combiner: "sum" (default), "mean" or "sqrtn".
+        warm_start_from: A checkpoint or model_dir path, or `WarmStartSettings`.
     """
 
     def __init__(
@@ -259,8 +261,8 @@ class LinearEstimator(Estimator):
         model_dir: str | os.PathLike[str] | None = None,
         optimizer: Any = "Ftrl",
         config: RunConfig | None = None,
-        warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
         sparse_combiner: str = "sum",
+        warm_start_from: str | os.PathLike[str] | WarmStartSettings | None = None,
     ) -> None:
         _common.check_head(head, type(self).__name__)
         model_fn, columns = _linear_model(

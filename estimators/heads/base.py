@@ -25,7 +25,7 @@ from estimators.mode_keys import ModeKeys
 from estimators.spec import EstimatorSpec
 from estimators.typing import Array, Features
 
-__all__ = ["Head", "check_loss_reduction", "select"]
+__all__ = ["Head", "check_loss_reduction", "require_labels", "select"]
 
 _REDUCTIONS = tuple(r for r in Reduction if r != Reduction.NONE)
 
@@ -58,6 +58,18 @@ def check_loss_reduction(loss_reduction: Reduction | str) -> Reduction:
             f"`loss_reduction` must be one of {names}, got {loss_reduction!r}."
         )
     return reduction
+
+
+def require_labels(labels: Any, mode: ModeKeys | str | None) -> Any:
+    """`labels`, which TRAIN and EVAL need (tf's message when they are None)."""
+    if labels is None:
+        where = f" ({ModeKeys(mode).name} mode)" if mode is not None else ""
+        raise ValueError(
+            f"You must provide a labels Tensor{where}. Given: None. Check that your "
+            "data contains your label feature and that your input_fn returns "
+            "(features, labels)."
+        )
+    return labels
 
 
 def select(predictions: dict[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
@@ -155,7 +167,9 @@ class Head(abc.ABC):
         """`labels` checked against and shaped like the per-example losses."""
 
     @abc.abstractmethod
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         """Per-example (or per-element) losses, `[D0, ..., DN, k]`."""
 
     @abc.abstractmethod
@@ -207,9 +221,9 @@ class Head(abc.ABC):
             mode: Unused; kept for tf.estimator's signature.
             regularization_losses: Scalars added to the loss.
         """
-        del mode
         logits = self._logits(logits)
-        unreduced = self._unreduced_loss(self._labels(labels, logits), logits)
+        labels = self._labels(require_labels(labels, mode), logits)
+        unreduced = self._unreduced_loss(labels, logits, features)
         loss = self._training_loss(unreduced, self._weights(features, logits))
         return _regularized(loss, regularization_losses)
 
@@ -230,8 +244,8 @@ class Head(abc.ABC):
         """The evaluation metrics of one batch (`loss` is added by the Estimator);
         with `regularization_losses`, also `regularization_loss` (their sum)."""
         logits = self._logits(logits)
-        labels = self._labels(labels, logits)
-        unreduced = self._unreduced_loss(labels, logits)
+        labels = self._labels(require_labels(labels, ModeKeys.EVAL), logits)
+        unreduced = self._unreduced_loss(labels, logits, features)
         weights = self._weights(features, logits)
         return self._named_metrics(
             labels, logits, unreduced, weights, regularization_losses
@@ -283,11 +297,9 @@ class Head(abc.ABC):
         predictions = self.predictions(logits)
         if mode == ModeKeys.PREDICT:
             return EstimatorSpec(mode, predictions=predictions)
-        if labels is None:
-            raise ValueError(f"the head needs labels in {mode.name} mode, got None.")
-        labels = self._labels(labels, logits)
+        labels = self._labels(require_labels(labels, mode), logits)
         weights = self._weights(features, logits)
-        unreduced = self._unreduced_loss(labels, logits)
+        unreduced = self._unreduced_loss(labels, logits, features)
         loss = _regularized(
             self._training_loss(unreduced, weights), regularization_losses
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, final
+from typing import Any, Literal, final
 
 import jax
 import jax.numpy as jnp
@@ -12,12 +12,13 @@ import pyarrow as pa
 
 from estimators import losses, metrics
 from estimators.heads._labels import ClassLabels, host_array
+from estimators.heads._loss_fn import call_loss_fn, check_loss_fn
 from estimators.heads._weights import labels_like_logits
 from estimators.heads.base import Head, select
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
-from estimators.typing import Array
+from estimators.typing import Array, Features
 
 __all__ = ["BinaryClassHead"]
 
@@ -58,6 +59,29 @@ def threshold_metrics(
     return found
 
 
+def soft_auc(
+    labels: jax.Array,
+    probabilities: jax.Array,
+    weights: jax.Array | None,
+    curve: Literal["ROC", "PR"] = "ROC",
+) -> Metric:
+    """AUC where a label in [0, 1] counts as that fraction of a positive example
+    and the rest of a negative one, as Keras' AUC (tf's heads) counts soft labels;
+    for 0/1 labels it is `metrics.auc`."""
+    w = (
+        jnp.ones_like(labels)
+        if weights is None
+        else jnp.broadcast_to(jnp.asarray(weights, jnp.float32), labels.shape)
+    )
+    positive = metrics.auc(
+        jnp.ones_like(labels), probabilities, w * labels, curve=curve
+    )
+    negative = metrics.auc(
+        jnp.zeros_like(labels), probabilities, w * (1.0 - labels), curve=curve
+    )
+    return positive.merge(negative)
+
+
 @final
 class BinaryClassHead(Head):
     """A head for binary classification: one logit per example.
@@ -80,9 +104,11 @@ class BinaryClassHead(Head):
             precision and recall. Default None.
         label_vocabulary: The two class names; labels are then strings. Default
             None: labels are 0/1 (int or bool) or probabilities in [0, 1].
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
-        loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses
-            replacing the sigmoid cross-entropy; labels are float32 `[B, 1]`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
+        loss_fn: Optional `loss_fn(labels, logits[, features])` returning
+            `[B, 1]` per-example losses in place of the sigmoid cross-entropy,
+            called by keyword as tf does; labels are float32 `[B, 1]`.
         name: Suffix of the metric keys (`auc/name`); needed in a `MultiHead`.
 
     Example:
@@ -108,6 +134,7 @@ class BinaryClassHead(Head):
         )
         self._classes = ClassLabels(2, label_vocabulary)
         self._thresholds = check_thresholds(thresholds)
+        check_loss_fn(loss_fn)
         self._loss_fn = loss_fn
 
     @property
@@ -161,9 +188,11 @@ class BinaryClassHead(Head):
         labels = labels_like_logits(labels, logits, 1, "binary head")
         return labels.astype(jnp.float32)
 
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         if self._loss_fn is not None:
-            return jnp.asarray(self._loss_fn(labels, logits), jnp.float32)
+            return call_loss_fn(self._loss_fn, labels, logits, features, 1)
         return losses.sigmoid_cross_entropy(labels, logits, reduction=Reduction.NONE)
 
     def _metrics(
@@ -179,8 +208,8 @@ class BinaryClassHead(Head):
         return {
             MetricKeys.ACCURACY: metrics.accuracy(labels, class_ids, weights),
             MetricKeys.ACCURACY_BASELINE: Metric(label_mean.state, _accuracy_baseline),
-            MetricKeys.AUC: metrics.auc(labels, probabilities, weights),
-            MetricKeys.AUC_PR: metrics.auc(labels, probabilities, weights, curve="PR"),
+            MetricKeys.AUC: soft_auc(labels, probabilities, weights),
+            MetricKeys.AUC_PR: soft_auc(labels, probabilities, weights, curve="PR"),
             MetricKeys.AVERAGE_LOSS: metrics.mean(unreduced_loss, weights),
             MetricKeys.LABEL_MEAN: label_mean,
             MetricKeys.PRECISION: metrics.precision(labels, class_ids, weights),

@@ -10,12 +10,13 @@ import jax.numpy as jnp
 
 from estimators import losses, metrics
 from estimators.heads._labels import ClassLabels
+from estimators.heads._loss_fn import call_loss_fn, check_loss_fn
 from estimators.heads._weights import labels_like_logits
 from estimators.heads.base import Head, select
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
-from estimators.typing import Array
+from estimators.typing import Array, Features
 
 __all__ = ["MultiClassHead"]
 
@@ -36,9 +37,11 @@ class MultiClassHead(Head):
             example. Default None.
         label_vocabulary: The class names in id order; labels are then strings.
             Default None: labels are class ids in [0, n_classes).
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
-        loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses
-            replacing the cross-entropy; labels are int32 `[B, 1]` ids.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
+        loss_fn: Optional `loss_fn(labels, logits[, features])` returning
+            `[B, 1]` per-example losses in place of the cross-entropy, called by
+            keyword as tf does; labels are int32 `[B, 1]` ids.
         name: Suffix of the metric keys (`accuracy/name`); needed in a
             `MultiHead`.
 
@@ -73,6 +76,7 @@ class MultiClassHead(Head):
             weight_column=weight_column, loss_reduction=loss_reduction, name=name
         )
         self._classes = ClassLabels(n_classes, label_vocabulary)
+        check_loss_fn(loss_fn)
         self._loss_fn = loss_fn
 
     @property
@@ -122,9 +126,11 @@ class MultiClassHead(Head):
         labels = labels_like_logits(labels, logits, 1, "multi-class head")
         return labels.astype(jnp.int32)
 
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         if self._loss_fn is not None:
-            return jnp.asarray(self._loss_fn(labels, logits), jnp.float32)
+            return call_loss_fn(self._loss_fn, labels, logits, features, 1)
         return losses.sparse_softmax_cross_entropy(
             labels, logits, reduction=Reduction.NONE
         )[..., None]

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from estimators import metrics
-from estimators.heads.base import Head, select
+from estimators.heads.base import Head, require_labels, select
 from estimators.heads.keys import MetricKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
@@ -30,10 +30,10 @@ def _check_heads(heads: Any, head_weights: Any) -> tuple[tuple[Head, ...], tuple
                 f"`heads` must hold est.heads heads (not a MultiHead), got {head!r}."
             )
         if head.name is None:
+            kind = type(head).__name__
             raise ValueError(
-                "All given heads must have name specified, e.g. "
-                f"{type(head).__name__}(..., name='task1'); one of {type(head).__name__}"
-                " has none."
+                "All given heads must have name specified: got a "
+                f"{kind} without one; pass {kind}(..., name='task1')."
             )
         names.append(head.name)
     if len(set(names)) != len(names):
@@ -133,6 +133,7 @@ class MultiHead(Head):
         return found
 
     def _split_labels(self, labels: Any) -> dict[str, Any]:
+        require_labels(labels, None)
         if not isinstance(labels, Mapping):
             raise ValueError(
                 "a MultiHead takes labels as a dict keyed by head name "
@@ -227,8 +228,7 @@ class MultiHead(Head):
         predictions = self.predictions(logits)
         if mode == ModeKeys.PREDICT:
             return EstimatorSpec(mode, predictions=predictions)
-        if labels is None:
-            raise ValueError(f"the head needs labels in {mode.name} mode, got None.")
+        require_labels(labels, mode)
         loss = self.loss(labels, logits, features, mode, regularization_losses)
         if mode == ModeKeys.EVAL:
             found = self.metrics(labels, logits, features, regularization_losses)
@@ -248,7 +248,9 @@ class MultiHead(Head):
     def _labels(self, labels: Array, logits: jax.Array) -> jax.Array:
         raise TypeError("MultiHead has no labels of its own; see its heads.")
 
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         raise TypeError("MultiHead has no per-example loss; see its heads.")
 
     def _metrics(

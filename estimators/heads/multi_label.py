@@ -10,12 +10,13 @@ import jax.numpy as jnp
 
 from estimators import losses, metrics
 from estimators.heads._labels import ClassLabels
+from estimators.heads._loss_fn import call_loss_fn, check_loss_fn
 from estimators.heads.base import Head, select
 from estimators.heads.binary_class import check_thresholds, threshold_metrics
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
-from estimators.typing import Array
+from estimators.typing import Array, Features
 
 __all__ = ["MultiLabelHead"]
 
@@ -42,9 +43,11 @@ class MultiLabelHead(Head):
         thresholds: Probabilities in (0, 1) at which to also report accuracy,
             precision and recall. Default None.
         label_vocabulary: Class names, for labels given as lists of names.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
-        loss_fn: Optional `loss_fn(labels, logits) -> [B, 1]` per-example losses;
-            labels are float32 multi-hot `[B, n_classes]`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
+        loss_fn: Optional `loss_fn(labels, logits[, features])` returning
+            `[B, 1]` per-example losses, called by keyword as tf does; labels
+            are float32 multi-hot `[B, n_classes]`.
         classes_for_class_based_metrics: Class ids (or names, with a
             `label_vocabulary`) to report per-class metrics for. Default None.
         name: Suffix of the metric keys (`auc/name`); needed in a `MultiHead`.
@@ -81,6 +84,7 @@ class MultiLabelHead(Head):
         )
         self._classes = ClassLabels(n_classes, label_vocabulary)
         self._thresholds = check_thresholds(thresholds)
+        check_loss_fn(loss_fn)
         self._loss_fn = loss_fn
         self._metric_classes = _class_ids(
             classes_for_class_based_metrics, n_classes, label_vocabulary
@@ -128,9 +132,11 @@ class MultiLabelHead(Head):
             )
         return labels.astype(jnp.float32)
 
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         if self._loss_fn is not None:
-            return jnp.asarray(self._loss_fn(labels, logits), jnp.float32)
+            return call_loss_fn(self._loss_fn, labels, logits, features, 1)
         per_class = losses.sigmoid_cross_entropy(
             labels, logits, reduction=Reduction.NONE
         )

@@ -44,7 +44,8 @@ class PoissonRegressionHead(RegressionHead):
         label_dimension: Number of targets per example. Default 1.
         weight_column: A feature name or `fc.numeric_column` weighting each
             example. Default None.
-        loss_reduction: An `est.losses.Reduction`; default `SUM_OVER_BATCH_SIZE`.
+        loss_reduction: "sum_over_batch_size" (default, tf 2's), "sum", or
+            an `est.losses.Reduction`.
         compute_full_loss: Add the Stirling approximation of `log(labels!)`, so
             the loss is the negative log-likelihood. Default True.
         name: Suffix of the metric keys; needed in a `MultiHead`.

@@ -12,12 +12,13 @@ import pyarrow as pa
 
 from estimators import losses, metrics
 from estimators.heads._labels import host_array
+from estimators.heads._loss_fn import call_loss_fn, check_loss_fn
 from estimators.heads._weights import labels_like_logits
 from estimators.heads.base import Head, select
 from estimators.heads.keys import MetricKeys, PredictionKeys
 from estimators.losses import Reduction
 from estimators.metrics import Metric
-from estimators.typing import Array
+from estimators.typing import Array, Features
 
 __all__ = ["RegressionHead"]
 
@@ -43,8 +44,9 @@ class RegressionHead(Head):
         loss_reduction: "sum_over_batch_size" (default: the weighted sum over the
             batch and the targets, divided by their number), "sum", or an
             `est.losses.Reduction`.
-        loss_fn: Optional `loss_fn(labels, logits) -> [B, label_dimension]`
-            element-wise losses replacing the squared error.
+        loss_fn: Optional `loss_fn(labels, logits[, features])` returning
+            `[B, label_dimension]` element-wise losses in place of the squared
+            error, called by keyword as tf does.
         inverse_link_fn: Optional map from logits to predictions (e.g. `jnp.exp`);
             with it, predictions also carry the `logits`.
         name: Suffix of the metric keys (`average_loss/name`); needed in a
@@ -57,6 +59,8 @@ class RegressionHead(Head):
         >>> float(spec.loss)  # ((1 - 3)² + (4 - 4)²) / 2
         2.0
     """
+
+    _per_logit_weights = True  # tf: weights may be [D0, ..., DN, label_dimension]
 
     def __init__(
         self,
@@ -79,6 +83,7 @@ class RegressionHead(Head):
             weight_column=weight_column, loss_reduction=loss_reduction, name=name
         )
         self._label_dimension = label_dimension
+        check_loss_fn(loss_fn)
         self._loss_fn = loss_fn
         self._inverse_link_fn = inverse_link_fn
 
@@ -90,8 +95,6 @@ class RegressionHead(Head):
     @property
     def logits_dimension(self) -> int:
         return self._label_dimension
-
-    _per_logit_weights = True
 
     def predictions(
         self, logits: Array, keys: Sequence[str] | None = None
@@ -110,9 +113,13 @@ class RegressionHead(Head):
         labels = labels_like_logits(labels, logits, logits.shape[-1], "regression head")
         return labels.astype(jnp.float32)
 
-    def _unreduced_loss(self, labels: jax.Array, logits: jax.Array) -> jax.Array:
+    def _unreduced_loss(
+        self, labels: jax.Array, logits: jax.Array, features: Features | None
+    ) -> jax.Array:
         if self._loss_fn is not None:
-            return jnp.asarray(self._loss_fn(labels, logits), jnp.float32)
+            return call_loss_fn(
+                self._loss_fn, labels, logits, features, logits.shape[-1]
+            )
         return losses.mean_squared_error(labels, logits, reduction=Reduction.NONE)
 
     def _metrics(

@@ -96,3 +96,75 @@ def test_tf_binary_classes_from_checkpoint_float_labels(
     classifier.train(input_fn, steps=10, hooks=[loss_recorder])
     assert loss_recorder.losses == pytest.approx([1.1132617] * 10, rel=1e-4)
     assert classifier.get_variable_value("global_step") == 110
+
+
+@pytest.mark.parametrize(
+    ("features", "labels", "weight_column", "expected"),
+    [
+        # test_evaluation_for_simple_data: logit is bias = 13, while label is 10.
+        # Loss is 3**2 = 9.
+        ({"age": [[1.0]]}, [[10.0]], None, {"loss": 9.0, "average_loss": 9.0}),
+        # test_evaluation_batch: loss per example is 3**2 = 9; training loss is the
+        # sum over batch size = (9 + 9) / 2 = 9; average loss is 9.
+        (
+            {"age": [[1.0], [1.0]]},
+            [[10.0], [10.0]],
+            None,
+            {"loss": 9.0, "average_loss": 9.0},
+        ),
+        # test_evaluation_weights: training loss is the weighted sum over batch
+        # size = (9 + 2*9) / 2 = 13.5; average loss is the weighted average
+        # = 9 + 2*9 / (1 + 2) = 9
+        (
+            {"age": [[1.0], [1.0]], "weights": [[1.0], [2.0]]},
+            [[10.0], [10.0]],
+            "weights",
+            {"loss": 13.5, "average_loss": 9.0},
+        ),
+    ],
+)
+def test_tf_baseline_regressor_evaluation(
+    tmp_path, create_checkpoint, features, labels, weight_column, expected
+):
+    regressor = canned.BaselineRegressor(
+        model_dir=str(tmp_path),
+        weight_column=weight_column,
+        config=fast_config(random_seed=1),
+    )
+    features = {k: np.asarray(v, np.float32) for k, v in features.items()}
+
+    def input_fn():
+        return features, np.asarray(labels, np.float32)
+
+    create_checkpoint(regressor, input_fn, {"baseline/bias": [13.0]}, 100)
+    assert regressor.evaluate(input_fn, steps=1) == {
+        **expected,
+        "prediction/mean": 13.0,
+        "label/mean": 10.0,
+        "global_step": 100,
+    }
+
+
+def test_tf_baseline_regressor_evaluation_for_multi_dimensions(
+    tmp_path, create_checkpoint
+):
+    regressor = canned.BaselineRegressor(
+        model_dir=str(tmp_path), label_dimension=2, config=fast_config(random_seed=1)
+    )
+
+    def input_fn():
+        return {"age": np.array([[2.0, 4.0, 5.0]], np.float32)}, np.array(
+            [[46.0, 58.0]], np.float32
+        )
+
+    create_checkpoint(regressor, input_fn, {"baseline/bias": [46.0, 58.0]}, 100)
+    metrics = regressor.evaluate(input_fn, steps=1)
+    assert set(metrics) == {
+        "loss",
+        "average_loss",
+        "prediction/mean",
+        "label/mean",
+        "global_step",
+    }
+    # Logit is bias which is [46, 58]
+    assert metrics["loss"] == pytest.approx(0.0, abs=5e-8)  # assertAlmostEqual

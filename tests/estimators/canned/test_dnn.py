@@ -245,6 +245,18 @@ TF_WEIGHTS = {
 }
 
 
+# tf's checkpoint of test_multi_dim: num_inputs=2, hidden_units=(2, 2),
+# num_outputs=3.
+TF_MULTI_DIM_WEIGHTS = {
+    "dnn/hiddenlayer_0/kernel": [[0.6, 0.5], [-0.6, -0.5]],
+    "dnn/hiddenlayer_0/bias": [0.1, -0.1],
+    "dnn/hiddenlayer_1/kernel": [[1.0, 0.8], [-0.8, -1.0]],
+    "dnn/hiddenlayer_1/bias": [0.2, -0.2],
+    "dnn/logits/kernel": [[-1.0, 1.0, 0.5], [-1.0, 1.0, 0.5]],
+    "dnn/logits/bias": [0.3, -0.3, 0.0],
+}
+
+
 def _tf_dnn_classifier(model_dir, **kwargs):
     return canned.DNNClassifier(
         hidden_units=(2, 2),
@@ -290,3 +302,102 @@ def test_tf_binary_classification_float_labels_train(
     classifier.train(input_fn, steps=5, hooks=[loss_recorder])
     assert loss_recorder.losses == pytest.approx([1.7817210] * 5, rel=1e-4)
     assert classifier.get_variable_value("global_step") == 105
+
+
+def test_tf_evaluate_one_dim(tmp_path, create_checkpoint):
+    classifier = _tf_dnn_classifier(str(tmp_path))
+
+    def input_fn():
+        # batch_size = 2, one false label, and one true.
+        return {"age": np.array([[10.0], [10.0]], np.float32)}, np.array([[1], [0]])
+
+    create_checkpoint(classifier, input_fn, TF_WEIGHTS, global_step=100)
+    # logits = [[-2.08], [-2.08]] =>
+    # logistic = 1/(1 + exp(-logits)) = [[0.11105597], [0.11105597]]
+    # loss = (-1. * log(0.111) -1. * log(0.889) = 2.31544200) / 2
+    expected_loss = 1.157721
+    metrics = classifier.evaluate(input_fn, steps=1)
+    assert metrics == pytest.approx(  # tf's assertAllClose tolerances
+        {
+            "loss": expected_loss,
+            "average_loss": expected_loss,
+            "accuracy": 0.5,
+            "precision": 0.0,
+            "recall": 0.0,
+            "prediction/mean": 0.11105597,
+            "label/mean": 0.5,
+            "accuracy_baseline": 0.5,
+            # There is no good way to calculate AUC for only two data points.
+            # But that is what the algorithm returns.
+            "auc": 0.5,
+            "auc_precision_recall": 0.5,
+            "global_step": 100,
+        },
+        rel=1e-6,
+        abs=1e-6,
+    )
+
+
+def test_tf_evaluate_multi_dim_weights(tmp_path, create_checkpoint):
+    classifier = canned.DNNClassifier(
+        hidden_units=(2, 2),
+        feature_columns=[est.feature_column.numeric_column("age", shape=[2])],
+        n_classes=3,
+        weight_column="w",
+        model_dir=str(tmp_path),
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        features = {
+            "age": np.array([[10.0, 8.0], [10.0, 8.0]], np.float32),
+            "w": np.array([[10.0], [100.0]], np.float32),
+        }
+        return features, np.array([[1], [0]])
+
+    create_checkpoint(classifier, input_fn, TF_MULTI_DIM_WEIGHTS, global_step=100)
+    # logits = [[-0.48, 0.48, 0.39], [-0.48, 0.48, 0.39]]
+    # probabilities = [[0.16670536, 0.43538380, 0.39791084], ...]
+    # loss = (-log(0.43538380)*10 - log(0.16670536)*100) / 2
+    metrics = classifier.evaluate(input_fn, steps=1)
+    assert metrics["loss"] == pytest.approx(93.734, abs=5e-4)  # places=3
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_tf_regressor_evaluate_multi_dim(tmp_path, create_checkpoint, weighted):
+    regressor = canned.DNNRegressor(
+        hidden_units=(2, 2),
+        feature_columns=[est.feature_column.numeric_column("age", shape=[2])],
+        label_dimension=3,
+        weight_column="w" if weighted else None,
+        model_dir=str(tmp_path),
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        features = {
+            "age": np.array([[10.0, 8.0]], np.float32),
+            "w": np.array([10.0], np.float32),
+        }
+        return features, np.array([[1.0, -1.0, 0.5]], np.float32)
+
+    create_checkpoint(regressor, input_fn, TF_MULTI_DIM_WEIGHTS, global_step=100)
+    # logits = [[-0.48, 0.48, 0.39]]
+    # loss = (1+0.48)^2 + (-1-0.48)^2 + (0.5-0.39)^2 = 4.3929
+    # expected_loss = loss / 3
+    metrics = regressor.evaluate(input_fn, steps=1)
+    if weighted:
+        # loss = 4.3929*10/3
+        assert metrics["loss"] == pytest.approx(14.643, abs=5e-4)  # places=3
+        return
+    assert metrics == pytest.approx(  # tf's assertAllClose tolerances
+        {
+            "loss": 1.4643,
+            "average_loss": 1.4643,
+            "prediction/mean": 0.39 / 3.0,
+            "label/mean": 0.5 / 3.0,
+            "global_step": 100,
+        },
+        rel=1e-6,
+        abs=1e-6,
+    )

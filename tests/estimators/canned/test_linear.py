@@ -188,3 +188,290 @@ def test_tf_weight_column_normalizer_in_linear_regressor_evaluate(
     assert results["loss"] == pytest.approx(33.8666667, rel=1e-6)
     # loss_mean = weighted_loss/(1+.1+1.5) = 101.6/2.6 = 39.0769231
     assert results["average_loss"] == pytest.approx(39.0769231, rel=1e-6)
+
+
+AGE = "linear/linear_model/age/weights"
+BIAS = "linear/linear_model/bias_weights"
+
+
+@pytest.mark.parametrize(
+    ("features", "labels", "weight_column", "expected"),
+    [
+        # test_evaluation_for_simple_data: logit is (1. * 11.0 + 2.0) = 13, while
+        # label is 10. Loss is 3**2 = 9.
+        ({"age": [[1.0]]}, [[10.0]], None, {"loss": 9.0, "average_loss": 9.0}),
+        # test_evaluation_batch: loss per example is 3**2 = 9; training loss is the
+        # sum over batch size = (9 + 9) / 2 = 9; average loss is 9.
+        (
+            {"age": [[1.0], [1.0]]},
+            [[10.0], [10.0]],
+            None,
+            {"loss": 9.0, "average_loss": 9.0},
+        ),
+        # test_evaluation_weights: training loss is the weighted sum over batch /
+        # batch size = (9 + 2*9) / 2 = 13.5; average loss is the weighted average
+        # = 9 + 2*9 / (1 + 2) = 9
+        (
+            {"age": [[1.0], [1.0]], "weights": [[1.0], [2.0]]},
+            [[10.0], [10.0]],
+            "weights",
+            {"loss": 13.5, "average_loss": 9.0},
+        ),
+    ],
+)
+def test_tf_linear_regressor_evaluation(
+    tmp_path, create_checkpoint, features, labels, weight_column, expected
+):
+    import numpy as np
+
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("age")],
+        model_dir=str(tmp_path),
+        weight_column=weight_column,
+        config=fast_config(random_seed=1),
+    )
+    features = {k: np.asarray(v, np.float32) for k, v in features.items()}
+
+    def input_fn():
+        return features, np.asarray(labels, np.float32)
+
+    create_checkpoint(regressor, input_fn, {AGE: [[11.0]], BIAS: [2.0]}, 100)
+    assert regressor.evaluate(input_fn, steps=1) == {
+        **expected,
+        "prediction/mean": 13.0,
+        "label/mean": 10.0,
+        "global_step": 100,
+    }
+
+
+def test_tf_linear_regressor_evaluation_for_multi_dimensions(
+    tmp_path, create_checkpoint
+):
+    import numpy as np
+
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("age", shape=(3,))],
+        model_dir=str(tmp_path),
+        label_dimension=2,
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        return {"age": np.array([[2.0, 4.0, 5.0]], np.float32)}, np.array(
+            [[46.0, 58.0]], np.float32
+        )
+
+    create_checkpoint(
+        regressor,
+        input_fn,
+        {AGE: [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], BIAS: [7.0, 8.0]},
+        100,
+    )
+    metrics = regressor.evaluate(input_fn, steps=1)
+    assert set(metrics) == {
+        "loss",
+        "average_loss",
+        "prediction/mean",
+        "label/mean",
+        "global_step",
+    }
+    # Logit is
+    #   [2., 4., 5.] * [1.0, 2.0] + [7.0, 8.0] = [39, 50] + [7.0, 8.0]
+    #                  [3.0, 4.0]
+    #                  [5.0, 6.0]
+    # which is [46, 58]
+    assert metrics["loss"] == pytest.approx(0.0, abs=5e-8)  # assertAlmostEqual
+
+
+@pytest.mark.parametrize(
+    ("ages", "labels", "expected_loss"),
+    [
+        # testFromCheckpoint: logits = age * age_weight + bias = 17 * 10. + 5. = 175
+        # loss = (logits - label)^2 = (175 - 5)^2 = 28900
+        ([[17.0]], [[5.0]], 28900.0),
+        # testFromCheckpointMultiBatch: logits = [175, 155]
+        # loss = sum(logits - label)^2 = (175 - 5)^2 + (155 - 3)^2 = 52004
+        # expected_loss = loss / 2 = 26002
+        ([[17.0], [15.0]], [[5.0], [3.0]], 26002.0),
+    ],
+)
+def test_tf_linear_regressor_train_from_checkpoint(
+    tmp_path, create_checkpoint, loss_recorder, ages, labels, expected_loss
+):
+    import numpy as np
+    import optax
+
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("age")],
+        model_dir=str(tmp_path),
+        optimizer=optax.set_to_zero(),
+        config=fast_config(random_seed=1),
+    )
+
+    def input_fn():
+        return {"age": np.asarray(ages, np.float32)}, np.asarray(labels, np.float32)
+
+    create_checkpoint(regressor, input_fn, {AGE: [[10.0]], BIAS: [5.0]}, 100)
+    regressor.train(input_fn, steps=10, hooks=[loss_recorder])
+    assert loss_recorder.losses == pytest.approx([expected_loss] * 10, rel=1e-4)
+    assert regressor.get_variable_value("global_step") == 110
+    assert regressor.get_variable_value(f"params/{AGE}").tolist() == [[10.0]]
+
+
+def _tf_classifier_evaluation(
+    tmp_path, create_checkpoint, n_classes, ages, labels, **kw
+):
+    import numpy as np
+
+    from estimators import feature_column as fc
+
+    classifier = canned.LinearClassifier(
+        [fc.numeric_column("age")],
+        model_dir=str(tmp_path),
+        n_classes=n_classes,
+        config=fast_config(random_seed=1),
+        **kw,
+    )
+    features = {"age": np.asarray(ages, np.float32)}
+    if "weight_column" in kw:
+        features["w"] = np.array([1.0, 2.0], np.float32)
+
+    def input_fn():
+        return features, np.asarray(labels)
+
+    return classifier, input_fn
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_tf_linear_classifier_evaluation_for_simple_data(
+    tmp_path, create_checkpoint, n_classes
+):
+    import math
+
+    import numpy as np
+
+    classifier, input_fn = _tf_classifier_evaluation(
+        tmp_path, create_checkpoint, n_classes, [[1.0]], [[1]]
+    )
+    # For binary case, the expected weight has shape (1,1). For multi class
+    # case, the shape is (1, n_classes).
+    age_weight = (
+        [[-11.0]]
+        if n_classes == 2
+        else np.reshape(-11.0 * np.arange(n_classes, dtype=np.float32), (1, n_classes))
+    )
+    bias = [-30.0] if n_classes == 2 else [-30.0] * n_classes
+    create_checkpoint(classifier, input_fn, {AGE: age_weight, BIAS: bias}, 100)
+    if n_classes == 2:
+        # Binary classes: loss = sum(corss_entropy(41)) = 41.
+        expected = {
+            "loss": 41.0,
+            "global_step": 100,
+            "average_loss": 41.0,
+            "accuracy": 0.0,
+            "precision": 0.0,
+            "recall": 0.0,
+            "prediction/mean": 0.0,
+            "label/mean": 1.0,
+            "accuracy_baseline": 1,
+            "auc": 0.0,
+            "auc_precision_recall": 1.0,
+        }
+    else:
+        # Multi classes: loss = 1 * -log ( soft_max(logits)[label] )
+        logits = np.asarray(age_weight) * 1.0 + bias
+        softmax = np.exp(logits) / np.exp(logits).sum()
+        expected_loss = -1 * math.log(softmax[0, 1])
+        expected = {
+            "loss": expected_loss,
+            "average_loss": expected_loss,
+            "global_step": 100,
+            "accuracy": 0.0,
+        }
+    # tf: assertAllClose(rtol=1e-3) (atol 1e-6)
+    assert classifier.evaluate(input_fn, steps=1) == pytest.approx(
+        expected, rel=1e-3, abs=1e-6
+    )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_tf_linear_classifier_evaluation_weights(
+    tmp_path, create_checkpoint, n_classes
+):
+    import math
+
+    import numpy as np
+
+    label, age, weights = [1, 0], [17.0, 18.0], [1.0, 2.0]
+    classifier, input_fn = _tf_classifier_evaluation(
+        tmp_path, create_checkpoint, n_classes, age, label, weight_column="w"
+    )
+    age_weight = (
+        [[2.0]]
+        if n_classes == 2
+        else np.reshape(2.0 * np.arange(n_classes, dtype=np.float32), (1, n_classes))
+    )
+    bias = [-35.0] if n_classes == 2 else [-35.0] * n_classes
+    create_checkpoint(classifier, input_fn, {AGE: age_weight, BIAS: bias}, 100)
+    if n_classes == 2:
+        # Logits are (-1., 1.) labels are (1, 0).
+        # Loss is
+        #   loss for row 1: 1 * -log(sigmoid(-1)) = 1.3133
+        #   loss for row 2: (1 - 0) * -log(1 - sigmoid(1)) = 1.3133
+        #   weights = [1., 2.]
+        label_mean = np.average(label, weights=weights)
+        logistics = 1 / (1 + np.exp(-np.array([-1.0, 1.0])))
+        expected = {
+            "loss": (1.3133 * (1.0 + 2.0)) / 2,  # Divided by batch size
+            "global_step": 100,
+            "average_loss": (1.3133 * (1.0 + 2.0)) / (1.0 + 2.0),
+            "accuracy": 0.0,
+            "precision": 0.0,
+            "recall": 0.0,
+            "prediction/mean": np.average(logistics, weights=weights),
+            "label/mean": label_mean,
+            "accuracy_baseline": max(label_mean, 1 - label_mean),
+            "auc": 0.0,
+            "auc_precision_recall": 0.1891,
+        }
+    else:
+        # Multi classes: unweighted_loss = 1 * -log ( soft_max(logits)[label] )
+        logits = np.asarray(age_weight) * np.reshape(age, (2, 1)) + bias
+        softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        losses = [-math.log(softmax[0, label[0]]), -math.log(softmax[1, label[1]])]
+        loss_mean = np.average(losses, weights=weights)
+        expected = {
+            "loss": (loss_mean * np.sum(weights)) / 2,  # batch size
+            "average_loss": loss_mean,
+            "global_step": 100,
+            "accuracy": 0.0,
+        }
+    assert classifier.evaluate(input_fn, steps=1) == pytest.approx(
+        expected, rel=1e-3, abs=1e-6
+    )
+
+
+def test_predict_and_export_need_no_weight_feature(tmp_path):
+    import numpy as np
+
+    import estimators as est
+    from estimators import feature_column as fc
+
+    regressor = canned.LinearRegressor(
+        [fc.numeric_column("x")],
+        model_dir=str(tmp_path / "model"),
+        weight_column=fc.numeric_column("w", normalizer_fn=lambda w: w + 1.0),
+        config=fast_config(random_seed=1),
+    )
+    x = np.arange(4, dtype=np.float32)
+    regressor.train(lambda: ({"x": x, "w": x}, 2 * x), steps=2)
+    predictions = list(regressor.predict(lambda: {"x": x}))  # as tf: no "w"
+    assert len(predictions) == 4
+    exported = est.export.load(regressor.export_saved_model(str(tmp_path / "export")))
+    assert exported.input_names == ["x"]

@@ -32,3 +32,46 @@ def test_default_loss_reduction_is_tf2s():
 def test_none_and_unknown_reductions_are_refused(bad):
     with pytest.raises(ValueError, match="`loss_reduction` must be one of"):
         RegressionHead(loss_reduction=bad)
+
+
+def test_head_signatures_are_tf_2_15s_in_order():
+    import inspect
+
+    from estimators import heads
+
+    tf = {
+        "BinaryClassHead": "weight_column thresholds label_vocabulary loss_reduction "
+        "loss_fn name",
+        "MultiClassHead": "n_classes weight_column label_vocabulary loss_reduction "
+        "loss_fn name",
+        "MultiLabelHead": "n_classes weight_column thresholds label_vocabulary "
+        "loss_reduction loss_fn classes_for_class_based_metrics name",
+        "RegressionHead": "label_dimension weight_column loss_reduction loss_fn "
+        "inverse_link_fn name",
+        "PoissonRegressionHead": "label_dimension weight_column loss_reduction "
+        "compute_full_loss name",
+        "LogisticRegressionHead": "weight_column loss_reduction name",
+        "MultiHead": "heads head_weights",
+    }
+    for name, arguments in tf.items():
+        ours = list(inspect.signature(getattr(heads, name)).parameters)
+        assert ours == arguments.split(), name
+
+
+def test_tf_labels_none():
+    import numpy as np
+
+    from estimators.heads import MultiHead, MultiLabelHead
+
+    logits = np.array([[-10.0, 10.0], [-15.0, 10.0]], np.float32)
+    head = MultiLabelHead(n_classes=2)
+    with pytest.raises(
+        ValueError,
+        match=r"You must provide a labels Tensor \(EVAL mode\)\. Given: None\.",
+    ):
+        head.loss(labels=None, logits=logits, mode="eval")
+    with pytest.raises(ValueError, match=r"labels Tensor \(TRAIN mode\)\. Given: None"):
+        head.create_estimator_spec({}, "train", logits, None)
+    multi = MultiHead([MultiLabelHead(2, name="a")])
+    with pytest.raises(ValueError, match=r"You must provide a labels Tensor"):
+        multi.loss(None, {"a": logits})

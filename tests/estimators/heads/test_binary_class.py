@@ -283,3 +283,67 @@ def test_tf_multi_dim_train_weights_of_the_wrong_shape(weights):
     head = BinaryClassHead(weight_column="weights")
     with pytest.raises(ValueError, match="weights shape must be"):
         head.loss(MULTI_DIM_LABELS, MULTI_DIM_LOGITS, {"weights": weights}, "train")
+
+
+def test_soft_labels_count_fractionally_in_auc_as_keras_does():
+    head = BinaryClassHead()
+    spec = head.create_estimator_spec(
+        {}, "eval", SOFT_LOGITS, head.transform_labels(SOFT_LABELS)
+    )
+    # sigmoid(0.5) = 0.6225 carries 0.8 of a positive and 0.2 of a negative,
+    # sigmoid(-0.3) = 0.4256 carries 0.4 and 0.6. Ordered (positive, negative)
+    # pairs: 0.8 * 0.6 = 0.48, ties count half: 0.8 * 0.2 / 2 + 0.4 * 0.6 / 2 = 0.2;
+    # AUC = 0.68 / (1.2 * 0.8) = 0.7083.
+    got = results(spec)
+    assert got["auc"] == pytest.approx(0.7083, abs=1e-3)
+    assert got["label/mean"] == pytest.approx(0.6)  # (0.8 + 0.4) / 2
+    assert got["accuracy_baseline"] == pytest.approx(0.6)  # max(0.6, 1 - 0.6)
+    # 0/1 labels give metrics.auc's value.
+    hard = BinaryClassHead().create_estimator_spec({}, "eval", LOGITS, LABELS)
+    assert results(hard)["auc"] == pytest.approx(
+        float(est.metrics.auc(LABELS[:, None], 1 / (1 + np.exp(-LOGITS))).result()),
+        abs=1e-6,
+    )
+
+
+def test_rank_3_logits_in_an_estimator_are_exact_however_batched(tmp_path):
+    import flax.linen as nn
+    import optax
+
+    head = BinaryClassHead(weight_column="w")
+
+    def model_fn(features, labels, mode):
+        # One logit per (example, time step): [B, 2, 1].
+        logits = nn.Dense(1)(features["x"][..., None])
+        return head.create_estimator_spec(
+            features, mode, logits, labels, optimizer=optax.sgd(0.1)
+        )
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 2)).astype(np.float32)
+    data = {"x": x, "w": rng.uniform(0.5, 2.0, (10, 2)).astype(np.float32)}
+    labels = (x > 0).astype(np.int32)  # [B, 2]: one label per time step
+
+    def batches(size):
+        def input_fn():
+            for i in range(0, 10, size):
+                yield (
+                    {k: v[i : i + size] for k, v in data.items()},
+                    labels[i : i + size],
+                )
+
+        return input_fn
+
+    estimator = est.Estimator(
+        model_fn,
+        str(tmp_path),
+        label_transform=head.transform_labels,
+        prediction_transform=head.transform_predictions,
+    )
+    estimator.train(batches(10), steps=3)
+    whole = estimator.evaluate(batches(10))
+    padded = estimator.evaluate(batches(4))  # 4 + 4 + 2 (padded to 4, masked)
+    for key in ("average_loss", "accuracy", "auc", "label/mean"):
+        assert padded[key] == pytest.approx(whole[key], abs=1e-6), key
+    prediction = next(estimator.predict(lambda: {"x": x[:3]}))
+    assert prediction["class_ids"].shape == (2, 1)

@@ -198,7 +198,9 @@ def test_a_multi_task_dnn_estimator(tmp_path):
     }
     head = MultiHead(
         [
-            BinaryClassHead(name="up"),
+            BinaryClassHead(
+                weight_column=fc.numeric_column("w", default_value=1.0), name="up"
+            ),
             BinaryClassHead(label_vocabulary=["small", "big"], name="size"),
             RegressionHead(name="value"),
         ]
@@ -211,8 +213,9 @@ def test_a_multi_task_dnn_estimator(tmp_path):
         optimizer="Adam",
         config=fast_config(random_seed=1),
     )
-    estimator.train(lambda: ({"x": x}, labels), steps=3)
-    results = estimator.evaluate(lambda: ({"x": x}, labels))
+    w = np.where(np.arange(40) % 5 == 0, np.nan, 2.0)  # NaN: the column's default
+    estimator.train(lambda: ({"x": x, "w": w}, labels), steps=3)
+    results = estimator.evaluate(lambda: ({"x": x, "w": w}, labels))
     assert {
         "loss/up",
         "loss/size",

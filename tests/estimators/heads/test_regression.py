@@ -39,7 +39,9 @@ def test_label_dimension_two_with_weights():
 
 
 def test_custom_loss_and_inverse_link():
-    head = RegressionHead(loss_fn=lambda y, x: jnp.abs(y - x), inverse_link_fn=jnp.exp)
+    head = RegressionHead(
+        loss_fn=lambda labels, logits: jnp.abs(labels - logits), inverse_link_fn=jnp.exp
+    )
     spec = head.create_estimator_spec(
         {}, "eval", jnp.array([[0.0], [1.0]]), np.array([2.0, 2.0])
     )
@@ -158,3 +160,85 @@ def test_tf_multi_dim_weighted_train_create_loss():
     # batch_size = 2 * 2 * 3 = 12.
     loss = head.loss(labels, logits, features={"label_weights": weights}, mode="train")
     assert float(loss) == pytest.approx(training_loss_weighted_sum / 12.0, rel=1e-6)
+
+
+def test_per_element_weights_from_a_numeric_column_of_label_dimension():
+    from estimators import feature_column as fc
+
+    head = RegressionHead(
+        label_dimension=3,
+        weight_column=fc.numeric_column("w", shape=3, normalizer_fn=lambda x: 2 * x),
+    )
+    features = {"w": np.array([[0.5, 0.05, 0.75]], np.float32)}  # doubled: 1, .1, 1.5
+    loss = head.loss(
+        np.array([[35.0, 42.0, 45.0]]), np.array([[45.0, 41.0, 44.0]]), features
+    )
+    # (1 * 100 + .1 * 1 + 1.5 * 1) / 3 = 33.8666667, as tf's weighted_multi_value test
+    assert float(loss) == pytest.approx(33.8666667, rel=1e-6)
+
+
+# -- tf's test_loss_fn_arg_* and test_eval_create_loss_loss_fn(_wrong_shape) ---------
+
+
+def test_tf_loss_fn_args_are_checked():
+    def _loss_fn(logits):
+        del logits
+
+    with pytest.raises(ValueError, match=r"loss_fn must contain argument: labels\."):
+        RegressionHead(loss_fn=_loss_fn)
+
+    def _loss_fn2(labels):
+        del labels
+
+    with pytest.raises(ValueError, match=r"loss_fn must contain argument: logits\."):
+        RegressionHead(loss_fn=_loss_fn2)
+
+    def _loss_fn3(labels, logits, name=None):
+        del labels, logits, name  # an argument with a default is harmless
+
+    RegressionHead(loss_fn=_loss_fn3)
+
+    def _loss_fn4(labels, logits, features, loss_reduction):
+        del labels, logits, features, loss_reduction
+
+    RegressionHead(loss_fn=_loss_fn4)  # tf's allowed arguments
+
+    def _loss_fn5(labels, logits, head):
+        del labels, logits, head
+
+    with pytest.raises(ValueError, match=r"loss_fn has unexpected args: \['head'\]"):
+        RegressionHead(loss_fn=_loss_fn5)
+
+
+def test_tf_eval_create_loss_loss_fn_with_features():
+    """Tests head.loss for eval mode and custom loss_fn."""
+    loss = np.array([[0.0, 1.0], [2.0, 3.0]], np.float32)
+    logits_input = np.array([[-1.0, 1.0], [-2.0, 2.0]], np.float32)
+    labels_input = np.array([[1.0, 0.0], [2.0, -1.0]], np.float32)
+    seen = {}
+
+    def _loss_fn(labels, logits, features):
+        seen["features"] = features
+        np.testing.assert_allclose(labels, labels_input)
+        np.testing.assert_allclose(logits, logits_input)
+        return jnp.asarray(loss)
+
+    head = RegressionHead(label_dimension=2, loss_fn=_loss_fn)
+    features = {"x": np.array([[42]], np.int32)}
+    actual = head.loss(labels_input, logits_input, features=features, mode="eval")
+    assert float(actual) == pytest.approx(np.sum(loss) / 4.0)  # 6 / (2 * 2)
+    assert seen["features"] is features
+
+
+def test_tf_eval_create_loss_loss_fn_wrong_shape():
+    """Tests custom loss_fn that returns Tensor of unexpected shape."""
+
+    def _loss_fn(labels, logits):
+        del labels, logits
+        return jnp.array([[1.0], [2.0]])
+
+    head = RegressionHead(label_dimension=2, loss_fn=_loss_fn)
+    logits = np.array([[-1.0, 1.0], [-2.0, 2.0]], np.float32)
+    labels = np.array([[1.0, 0.0], [2.0, -1.0]], np.float32)
+    with pytest.raises(ValueError, match=r"loss_fn must return Tensor of shape"):
+        head.loss(labels, logits, mode="eval")
