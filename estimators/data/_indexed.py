@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from estimators.data._block import Block, Column
+from estimators.data._block import Block, Column, stack_rows
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._rows import Segments
 from estimators.data._seeds import PassGenerators
@@ -58,21 +57,8 @@ class IndexPlan:
         )
 
     def stacked(self, block: Block, count: int) -> Block:
-        """`count` batches of rows as leaves `[count, batch, ...]`.
-
-        Arrow columns become a `pyarrow.FixedSizeListArray` of `count` lists
-        (its `.values` are the `count * batch` rows).
-        """
-        rows = block.columns[0]
-        size = len(rows) // count
-        leaves = []
-        for column in self.source.columns:
-            taken = _gather(column, rows)
-            if isinstance(taken, np.ndarray):
-                leaves.append(taken.reshape(count, size, *taken.shape[1:]))
-            else:
-                leaves.append(pa.FixedSizeListArray.from_arrays(taken, size))
-        return Block(self.source.spec, tuple(leaves))
+        """`count` batches of row numbers gathered as leaves `[count, batch, ...]`."""
+        return stack_rows(self.gather(block), count)
 
 
 def index_plan(root: Node) -> IndexPlan | None:
