@@ -32,10 +32,11 @@ from estimators.data._structure import flatten
 from estimators.data.batch import BatchNode
 from estimators.data.blocks import insert_block_fn
 from estimators.data.cache import CacheNode
-from estimators.data.combine import ConcatenateNode, InterleaveNode, ZipNode
+from estimators.data.combine import ConcatenateNode, ZipNode
 from estimators.data.files import FileSource, file_source, open_files, root_of
 from estimators.data.filtering import FilterNode
 from estimators.data.generator import GeneratorSource
+from estimators.data.interleave import InterleaveNode
 from estimators.data.iterator import DatasetIterator
 from estimators.data.prefetch import PrefetchNode
 from estimators.data.shuffle import ShuffleNode
