@@ -69,7 +69,8 @@ def index_plan(root: Node) -> IndexPlan | None:
         return None
     node: Node = ArraySource(
         0,
-        (np.arange(source.total_rows),),
+        # Row numbers: 4 bytes a row when they fit.
+        (np.arange(source.total_rows, dtype=_index_dtype(source.total_rows)),),
         kind=source.kind,
         chunk_rows=source.chunk_rows,
         shard=source.shard_spec,
@@ -79,6 +80,10 @@ def index_plan(root: Node) -> IndexPlan | None:
             return None
         node = _specialised(stage, node) or stage.with_parent(node)
     return IndexPlan(node, source.block)
+
+
+def _index_dtype(rows: int) -> type:
+    return np.int32 if rows < 2**31 else np.int64
 
 
 def _specialised(stage: Node, parent: Node) -> Node | None:
