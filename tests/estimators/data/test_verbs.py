@@ -10,7 +10,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import classifier_model_fn, fast_config
 
+import estimators as est
 from estimators._input import InputPipeline
 from estimators.data import Dataset
 from estimators.mode_keys import ModeKeys
@@ -349,9 +351,6 @@ def test_cache_to_a_file_is_refused():
 
 
 def test_an_estimator_resumes_a_generator_input_from_its_beginning(tmp_path, blobs):
-    import estimators as est
-    from support import classifier_model_fn, fast_config
-
     x, y = blobs
     seen = []
 
