@@ -10,9 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import classifier_model_fn, fast_config
 
-import estimators as est
 from estimators._input import InputPipeline
 from estimators.data import Dataset
 from estimators.mode_keys import ModeKeys
@@ -348,26 +346,3 @@ def test_cache_in_index_mode_matches_the_plain_pipeline():
 def test_cache_to_a_file_is_refused():
     with pytest.raises(ValueError, match="only the in-memory cache exists"):
         rows(3).cache("/tmp/x")
-
-
-def test_an_estimator_resumes_a_generator_input_from_its_beginning(tmp_path, blobs):
-    x, y = blobs
-    seen = []
-
-    def rows():
-        seen.append("start")
-        for i in range(len(y)):
-            yield {"x": x[i]}, y[i]
-
-    def input_fn():
-        return Dataset.from_generator(rows).repeat().batch(30)
-
-    model = est.Estimator(
-        classifier_model_fn,
-        model_dir=str(tmp_path / "model"),
-        config=fast_config(random_seed=1),
-    )
-    model.train(input_fn, steps=4)
-    model.train(input_fn, steps=3)  # the saved position is refused: a fresh start
-    assert model.get_variable_value("global_step") == 7
-    assert seen[0] == "start" and len(seen) >= 2
