@@ -12,6 +12,8 @@ exact).
 from __future__ import annotations
 
 import csv
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -177,14 +179,26 @@ def _dtype_name(value: Any) -> str | None:
     return name if isinstance(name, str) and name in TYPES else None
 
 
+@dataclass(frozen=True)
 class CsvReader:
     """One file as a Dataset; called by `interleave` for each file name."""
 
-    __name__ = "csv_file"
+    column_names: list[str]  # every column of the files, in order
+    names: list[str]  # the selected ones, in file order
+    types: list[str]  # per selected column, a key of TYPES
+    defaults: list[Any]  # per selected column; None: required
+    label: str | None
+    field_delim: str
+    use_quote_delim: bool
+    na_value: str
+    header: bool
+    compression_type: str | None
+    ignore_errors: bool
+    encoding: str
 
-    def __init__(self, **options: Any) -> None:
-        self.__dict__.update(options)
-        self.features = [n for n in self.names if n != self.label]
+    @property
+    def __name__(self) -> str:  # how interleave() describes its function
+        return "csv_file"
 
     def __call__(self, filename: Any) -> Dataset:
         import pyarrow.csv as pacsv
@@ -227,19 +241,14 @@ class CsvReader:
         file_format = pads.CsvFileFormat(
             parse_options=parse, convert_options=convert, read_options=read
         )
+        features = [n for n in self.names if n != self.label]
         source = file_source(
-            open_files(path, file_format, None),
-            path,
-            self.features,
-            self.label,
-            None,
-            65536,
+            open_files(path, file_format, None), path, features, self.label, None, 65536
         )
-        source.record_fn = self._complete
-        self.path = path
+        source.record_fn = functools.partial(self._complete, path=path)
         return Dataset(source)
 
-    def _complete(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+    def _complete(self, batch: pa.RecordBatch, path: str) -> pa.RecordBatch:
         """Typed columns with defaults filled; rows that fail dropped or reported."""
         keep = None
         columns = {}
@@ -256,7 +265,7 @@ class CsvReader:
                     keep = present if keep is None else pc.and_(keep, present)
                 elif not pc.all(present).as_py():
                     raise ValueError(
-                        f"make_csv_dataset: {self.path!r}: column {name!r} is required "
+                        f"make_csv_dataset: {path!r}: column {name!r} is required "
                         "(its column_defaults entry is a dtype) but a row has no value; "
                         "give a default such as [0.0], or ignore_errors=True."
                     )
