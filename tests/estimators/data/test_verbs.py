@@ -346,3 +346,20 @@ def test_cache_in_index_mode_matches_the_plain_pipeline():
 def test_cache_to_a_file_is_refused():
     with pytest.raises(ValueError, match="only the in-memory cache exists"):
         rows(3).cache("/tmp/x")
+
+
+def test_padded_batch_of_arrow_list_columns_resumes_everywhere():
+    lists = [list(range(i % 4 + 1)) for i in range(23)]
+    table = pa.table({"id": np.arange(23), "t": pa.array(lists)})
+
+    def make():
+        source = Dataset.from_arrow(table)
+        source._node.chunk_rows = 5
+        return source.shuffle(6, seed=2).padded_batch(4, padding_values=-1)
+
+    whole = every_position_resumes(make)
+    first = next(iter(make()))
+    rows = [lists[i] for i in first["id"].tolist()]
+    width = max(len(r) for r in rows)
+    assert first["t"].tolist() == [r + [-1] * (width - len(r)) for r in rows]
+    assert sorted(sum(whole, [])) == list(range(23))
