@@ -76,8 +76,8 @@ def index_plan(root: Node) -> IndexPlan | None:
         shard=source.shard_spec,
     )
     for stage in chain[1:]:
-        if type(stage) not in _ROW_STAGES:
-            return None
+        if type(stage) not in _ROW_STAGES or getattr(stage, "filename", ""):
+            return None  # needs the values (or a cache file holding them)
         node = _specialised(stage, node) or stage.with_parent(node)
     return IndexPlan(node, source.block)
 

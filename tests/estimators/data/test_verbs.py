@@ -343,9 +343,46 @@ def test_cache_in_index_mode_matches_the_plain_pipeline():
     assert [ids(b) for b in fast] == [ids(b) for b in slow]
 
 
-def test_cache_to_a_file_is_refused():
-    with pytest.raises(ValueError, match="only the in-memory cache exists"):
-        rows(3).cache("/tmp/x")
+def test_cache_to_a_file_fills_once_and_serves_later_processes(tmp_path):
+    path = tmp_path / "cache.arrow"
+    calls = []
+
+    def count(f, y):
+        calls.append(len(y))
+        return f, y
+
+    def make():
+        data = {"id": np.arange(11), "v": np.arange(22.0).reshape(11, 2)}
+        source = Dataset.from_tensor_slices((data, pa.array(list("abcdefghijk"))))
+        source._node.chunk_rows = 4
+        return source.map(count).shuffle(5, seed=1).cache(path).repeat(2).batch(3)
+
+    it = make().iterator()
+    first = next(it)
+    assert not path.exists()  # the pass is not complete yet
+    it.close()
+    assert not list(tmp_path.iterdir())  # an unfinished pass leaves nothing
+    whole = list(make())
+    assert path.exists() and sum(calls) == 11 + 11  # the closed try, one full pass
+    ids = [f["id"].tolist() for f, _ in whole]
+    flat = sum(ids, [])
+    assert flat[:11] == flat[11:] and sorted(flat[:11]) == list(range(11))
+    assert ids[0] == first[0]["id"].tolist()
+    # A new dataset (a new process) reads the file, not its input.
+    calls.clear()
+    again = list(make())
+    assert calls == []
+    for (f1, y1), (f2, y2) in zip(whole, again, strict=True):
+        np.testing.assert_array_equal(f1["v"], f2["v"])
+        assert f2["v"].dtype == np.float64 and y1.equals(y2)
+    every_position_resumes(lambda: make().map(lambda f, y: f))
+
+
+def test_a_foreign_cache_file_is_refused(tmp_path):
+    path = tmp_path / "other.arrow"
+    path.write_bytes(b"not arrow")
+    with pytest.raises(ValueError, match="is not a cache this library wrote"):
+        next(iter(rows(3).cache(path).batch(2)))
 
 
 def test_padded_batch_of_arrow_list_columns_resumes_everywhere():
