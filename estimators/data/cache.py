@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,6 +79,7 @@ class _CacheIterator(NodeIterator):
         self._parent: NodeIterator | None = None
         self._filling: list[Block] = []
         self._writer: _FileWriter | None = None
+        self._finalizer: Any = None
         self._rest: Block | None = None  # a block cut by a restore
 
     def _units(self, block: Block) -> int:
@@ -93,6 +95,8 @@ class _CacheIterator(NodeIterator):
             self._parent = self._node.parent.open(self._context, None)
             if self._node.filename:
                 self._writer = _FileWriter(self._node.filename)
+                # A dropped iterator removes its unfinished file too.
+                self._finalizer = weakref.finalize(self, self._writer.abort)
         block = next(self._parent, None)
         if block is None:
             self._complete()
@@ -109,6 +113,7 @@ class _CacheIterator(NodeIterator):
         if self._writer is not None:
             self._writer.commit()
             self._writer = None
+            self._finalizer.detach()
             store: Sequence[Block] = _FileStore(self._node.filename)
         else:
             store = self._filling
@@ -143,6 +148,7 @@ class _CacheIterator(NodeIterator):
         if self._writer is not None:  # an unfinished pass leaves no file
             self._writer.abort()
             self._writer = None
+            self._finalizer.detach()
 
 
 # -- the file: one Arrow record batch per block -------------------------------------

@@ -3,6 +3,7 @@ from_generator and cache: tf.data's results, and positions that resume."""
 
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -362,8 +363,14 @@ def test_cache_to_a_file_fills_once_and_serves_later_processes(tmp_path):
     assert not path.exists()  # the pass is not complete yet
     it.close()
     assert not list(tmp_path.iterdir())  # an unfinished pass leaves nothing
+    dropped = make().iterator()
+    next(dropped)
+    del dropped
+    gc.collect()
+    assert not list(tmp_path.iterdir())  # nor does a dropped iterator
+    calls.clear()
     whole = list(make())
-    assert path.exists() and sum(calls) == 11 + 11  # the closed try, one full pass
+    assert path.exists() and sum(calls) == 11  # one pass read, the second cached
     ids = [f["id"].tolist() for f, _ in whole]
     flat = sum(ids, [])
     assert flat[:11] == flat[11:] and sorted(flat[:11]) == list(range(11))
