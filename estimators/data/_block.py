@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from estimators.data._structure import Spec, pack
 
-__all__ = ["Block", "Column", "concat", "first_row"]
+__all__ = ["Block", "Column", "concat", "first_row", "stack_rows"]
 
 Column = Any  # np.ndarray | pa.Array
 
@@ -72,6 +72,19 @@ def first_row(block: Block) -> Any:
         for column in block.columns
     ]
     return pack(block.spec, values)
+
+
+def stack_rows(block: Block, count: int) -> Block:
+    """`count` equal runs of rows as leaves `[count, rows, ...]`: numpy columns
+    reshaped (no copy), Arrow columns as a `FixedSizeListArray` of `count`."""
+    size = block.num_rows // count
+    leaves = []
+    for column in block.columns:
+        if isinstance(column, np.ndarray):
+            leaves.append(column.reshape(count, size, *column.shape[1:]))
+        else:
+            leaves.append(pa.FixedSizeListArray.from_arrays(column, size))
+    return Block(block.spec, tuple(leaves))
 
 
 def _slice(column: Column, start: int, stop: int) -> Column:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from estimators.data._block import Block, Column
+from estimators.data._block import Block, Column, stack_rows
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._rows import Segments
 from estimators.data._seeds import PassGenerators
@@ -58,21 +57,8 @@ class IndexPlan:
         )
 
     def stacked(self, block: Block, count: int) -> Block:
-        """`count` batches of rows as leaves `[count, batch, ...]`.
-
-        Arrow columns become a `pyarrow.FixedSizeListArray` of `count` lists
-        (its `.values` are the `count * batch` rows).
-        """
-        rows = block.columns[0]
-        size = len(rows) // count
-        leaves = []
-        for column in self.source.columns:
-            taken = _gather(column, rows)
-            if isinstance(taken, np.ndarray):
-                leaves.append(taken.reshape(count, size, *taken.shape[1:]))
-            else:
-                leaves.append(pa.FixedSizeListArray.from_arrays(taken, size))
-        return Block(self.source.spec, tuple(leaves))
+        """`count` batches of row numbers gathered as leaves `[count, batch, ...]`."""
+        return stack_rows(self.gather(block), count)
 
 
 def index_plan(root: Node) -> IndexPlan | None:
@@ -83,16 +69,21 @@ def index_plan(root: Node) -> IndexPlan | None:
         return None
     node: Node = ArraySource(
         0,
-        (np.arange(source.total_rows),),
+        # Row numbers: 4 bytes a row when they fit.
+        (np.arange(source.total_rows, dtype=_index_dtype(source.total_rows)),),
         kind=source.kind,
         chunk_rows=source.chunk_rows,
         shard=source.shard_spec,
     )
     for stage in chain[1:]:
-        if type(stage) not in _ROW_STAGES:
-            return None
+        if type(stage) not in _ROW_STAGES or getattr(stage, "filename", ""):
+            return None  # needs the values (or a cache file holding them)
         node = _specialised(stage, node) or stage.with_parent(node)
     return IndexPlan(node, source.block)
+
+
+def _index_dtype(rows: int) -> type:
+    return np.int32 if rows < 2**31 else np.int64
 
 
 def _specialised(stage: Node, parent: Node) -> Node | None:

@@ -42,7 +42,7 @@ class PassGenerators:
         chunk: Passes whose seeds are computed together (at least).
     """
 
-    def __init__(self, shuffle: object, context: Context, chunk: int = 256) -> None:
+    def __init__(self, shuffle: object, context: Context, chunk: int = 1024) -> None:
         self._shuffle = shuffle
         self._context = context
         self._chunk = chunk

@@ -32,10 +32,11 @@ from estimators.data._structure import flatten
 from estimators.data.batch import BatchNode
 from estimators.data.blocks import insert_block_fn
 from estimators.data.cache import CacheNode
-from estimators.data.combine import ConcatenateNode, InterleaveNode, ZipNode
+from estimators.data.combine import ConcatenateNode, ZipNode
 from estimators.data.files import FileSource, file_source, open_files, root_of
 from estimators.data.filtering import FilterNode
 from estimators.data.generator import GeneratorSource
+from estimators.data.interleave import InterleaveNode
 from estimators.data.iterator import DatasetIterator
 from estimators.data.prefetch import PrefetchNode
 from estimators.data.shuffle import ShuffleNode
@@ -457,12 +458,15 @@ class Dataset:
             )
         return Dataset(FilterNode(self._node, predicate))
 
-    def cache(self, filename: str = "") -> Dataset:
-        """Keeps the first complete pass in memory and serves later passes from it.
+    def cache(self, filename: str | os.PathLike[str] = "") -> Dataset:
+        """Keeps the first complete pass and serves later passes from it.
 
-        A cache before `repeat()` reads the data once. Positions are kept: a
-        resumed iterator with an empty cache reads the parent again from its
-        start and skips what was given. Only the in-memory cache exists.
+        In memory by default; with `filename`, in an Arrow IPC file written
+        while the first pass is read (renamed into place when it completes),
+        memory-mapped by later passes, iterators and processes. As in tf, an
+        existing file is used as it is: delete it when the data changes.
+        Positions are kept: a resumed iterator with nothing cached reads the
+        input again from its start and skips what was given.
 
         Example:
             >>> import numpy as np
@@ -470,12 +474,7 @@ class Dataset:
             >>> next(iter(ds)).tolist()
             [0, 1, 2, 0, 1, 2]
         """
-        if filename:
-            raise ValueError(
-                f"cache(filename={filename!r}): only the in-memory cache exists; "
-                "call cache() or write the data to Parquet and use from_parquet."
-            )
-        return Dataset(CacheNode(self._node))
+        return Dataset(CacheNode(self._node, os.fspath(filename)))
 
     def concatenate(self, dataset: Dataset) -> Dataset:
         """The elements of this dataset, then those of `dataset` (same structure).

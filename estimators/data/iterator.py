@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from estimators.data._block import first_row
+from estimators.data._block import first_row, stack_rows
 from estimators.data._indexed import index_plan
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._structure import flatten, pack
@@ -97,11 +97,14 @@ class DatasetIterator(Iterator[Any]):
         element is a partial batch or there is none: `next()` then returns
         it or raises `StopIteration`.
 
-        In-memory pipelines of `shuffle`, `repeat`, `take`, `skip`, `shard`
-        and `batch` compute the batches' row numbers in bulk and gather each
-        column once. Others (files, `map`, `filter`, ...) stack `k` elements
-        read with `next()`; an element of another batch size or shape ends
-        the stack and is kept for the next call.
+        In-memory pipelines of `shuffle`, `repeat`, `take`, `skip`, `shard`,
+        `cache` and `batch` compute the batches' row numbers in bulk and
+        gather each column once. Other pipelines that end with `batch` (files,
+        `map_blocks`, `filter` before `batch`, ...) cut the `k` batches from
+        their blocks at once. The rest (a `prefetch`, `map` or `shuffle`
+        after `batch`, `padded_batch`) stack `k` elements read with `next()`;
+        an element of another batch size or shape ends the stack and is kept
+        for the next call.
 
         Example:
             >>> import numpy as np
@@ -123,15 +126,16 @@ class DatasetIterator(Iterator[Any]):
                 "next_stacked() needs a batched dataset: call .batch(batch_size)."
             )
         iterator = self._open()
-        if self._plan is not None and self._held is None:
-            bulk = getattr(iterator, "next_batches", None)
-            if bulk is not None:
-                block = bulk(max_batches)
-                if block is None:
-                    return None
-                assert self._batch_size is not None
-                count = block.num_rows // self._batch_size
+        bulk = getattr(iterator, "next_batches", None)
+        if bulk is not None and self._held is None:
+            block = bulk(max_batches)
+            if block is None:
+                return None
+            assert self._batch_size is not None
+            count = block.num_rows // self._batch_size
+            if self._plan is not None:
                 return self._plan.stacked(block, count).element()
+            return stack_rows(block, count).element()
         return self._stack_elements(max_batches)
 
     def _stack_elements(self, max_batches: int) -> Any:

@@ -107,8 +107,23 @@ def test_required_columns_errors_and_ignore_errors(tmp_path):
         num_epochs=1,
         shuffle=False,
     )
-    with pytest.raises(ValueError):
+    # Arrow parses a whole block first: the row of 3 fields is reported.
+    with pytest.raises(
+        ValueError, match=r"a\.csv: CSV parse error: Row #5: Expected 2"
+    ):
         next(iter(strict))
+    write(tmp_path / "b.csv", "x,y\n1,2\n")
+    write(tmp_path / "c.csv", "x,y\n,3\n")
+    missing = make_csv_dataset(
+        str(tmp_path / "[bc].csv"),
+        batch_size=9,
+        column_defaults=[np.int32, 0],
+        num_epochs=1,
+        shuffle=False,
+        num_parallel_reads=2,
+    )
+    with pytest.raises(ValueError, match=r"c\.csv'?: column 'x' is required"):
+        next(iter(missing))
     lenient = make_csv_dataset(
         path,
         batch_size=9,

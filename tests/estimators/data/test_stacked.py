@@ -193,3 +193,29 @@ def test_zipped_batches_stack_by_the_first_batch_size():
     assert x.tolist() == [[0, 1, 2], [3, 4, 5]] and y[1].tolist() == [13, 14, 15]
     assert it.next_stacked(5) is None
     assert [v.tolist() for v in next(it)] == [[6], [16]]
+
+
+@pytest.mark.parametrize("ks", [[3, 1, 5, 2, 100], [100]])
+def test_file_pipelines_cut_stacks_from_their_blocks(parquet_dir, ks):
+    import pyarrow.compute as pc
+
+    def make():
+        source = Dataset.from_parquet(
+            parquet_dir, label="label", batch_rows=50, filter=pc.field("x") > -1
+        )
+        return source.repeat(2).batch(7)
+
+    fast, slow = make().iterator(), make().iterator()
+    for k in ks * 20:
+        stacked = fast.next_stacked(k)
+        if stacked is None:
+            assert len(next(slow)[1]) < 7
+            break
+        features, labels = stacked
+        assert isinstance(features["city"], pa.FixedSizeListArray)
+        for i in range(len(labels)):
+            f, y = next(slow)
+            assert features["id"][i].tolist() == f["id"].tolist()
+            assert features["city"][i].as_py() == f["city"].to_pylist()
+            np.testing.assert_array_equal(labels[i], y)
+        assert fast.get_state()["position"] == slow.get_state()["position"]

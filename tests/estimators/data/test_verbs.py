@@ -3,6 +3,7 @@ from_generator and cache: tf.data's results, and positions that resume."""
 
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -343,6 +344,66 @@ def test_cache_in_index_mode_matches_the_plain_pipeline():
     assert [ids(b) for b in fast] == [ids(b) for b in slow]
 
 
-def test_cache_to_a_file_is_refused():
-    with pytest.raises(ValueError, match="only the in-memory cache exists"):
-        rows(3).cache("/tmp/x")
+def test_cache_to_a_file_fills_once_and_serves_later_processes(tmp_path):
+    path = tmp_path / "cache.arrow"
+    calls = []
+
+    def count(f, y):
+        calls.append(len(y))
+        return f, y
+
+    def make():
+        data = {"id": np.arange(11), "v": np.arange(22.0).reshape(11, 2)}
+        source = Dataset.from_tensor_slices((data, pa.array(list("abcdefghijk"))))
+        source._node.chunk_rows = 4
+        return source.map(count).shuffle(5, seed=1).cache(path).repeat(2).batch(3)
+
+    it = make().iterator()
+    first = next(it)
+    assert not path.exists()  # the pass is not complete yet
+    it.close()
+    assert not list(tmp_path.iterdir())  # an unfinished pass leaves nothing
+    dropped = make().iterator()
+    next(dropped)
+    del dropped
+    gc.collect()
+    assert not list(tmp_path.iterdir())  # nor does a dropped iterator
+    calls.clear()
+    whole = list(make())
+    assert path.exists() and sum(calls) == 11  # one pass read, the second cached
+    ids = [f["id"].tolist() for f, _ in whole]
+    flat = sum(ids, [])
+    assert flat[:11] == flat[11:] and sorted(flat[:11]) == list(range(11))
+    assert ids[0] == first[0]["id"].tolist()
+    # A new dataset (a new process) reads the file, not its input.
+    calls.clear()
+    again = list(make())
+    assert calls == []
+    for (f1, y1), (f2, y2) in zip(whole, again, strict=True):
+        np.testing.assert_array_equal(f1["v"], f2["v"])
+        assert f2["v"].dtype == np.float64 and y1.equals(y2)
+    every_position_resumes(lambda: make().map(lambda f, y: f))
+
+
+def test_a_foreign_cache_file_is_refused(tmp_path):
+    path = tmp_path / "other.arrow"
+    path.write_bytes(b"not arrow")
+    with pytest.raises(ValueError, match="is not a cache this library wrote"):
+        next(iter(rows(3).cache(path).batch(2)))
+
+
+def test_padded_batch_of_arrow_list_columns_resumes_everywhere():
+    lists = [list(range(i % 4 + 1)) for i in range(23)]
+    table = pa.table({"id": np.arange(23), "t": pa.array(lists)})
+
+    def make():
+        source = Dataset.from_arrow(table)
+        source._node.chunk_rows = 5
+        return source.shuffle(6, seed=2).padded_batch(4, padding_values=-1)
+
+    whole = every_position_resumes(make)
+    first = next(iter(make()))
+    rows = [lists[i] for i in first["id"].tolist()]
+    width = max(len(r) for r in rows)
+    assert first["t"].tolist() == [r + [-1] * (width - len(r)) for r in rows]
+    assert sorted(sum(whole, [])) == list(range(23))
