@@ -70,7 +70,10 @@ def loadavg() -> str:
         return " ".join(f.read().split()[:3])
 
 
-def step_timer(conv, pool, steps):
+CPU_MS: dict[str, list[float]] = {}  # process CPU time per step, all threads
+
+
+def step_timer(name, conv, pool, steps):
     """A jitted train step of the CNN; returns a function timing `steps` steps."""
     model = HvassCNN(conv, pool)
     rng = np.random.default_rng(0)
@@ -92,11 +95,12 @@ def step_timer(conv, pool, steps):
 
     def run(n=steps):
         params, opt_state = state
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             params, opt_state, loss = step(params, opt_state, xs[i % 8], ys[i % 8])
         loss.block_until_ready()
         state[:] = [params, opt_state]
+        CPU_MS.setdefault(name, []).append((time.process_time() - cpu) / n * 1e3)
         return (time.perf_counter() - start) / n * 1e3
 
     run(2)  # compile
@@ -119,7 +123,7 @@ def print_times(title: str, times: dict[str, list[float]]) -> None:
 
 
 def whole_step(rounds: int, steps: int) -> dict[str, list[float]]:
-    timers = {name: step_timer(c, p, steps) for name, (c, p) in VARIANTS.items()}
+    timers = {name: step_timer(name, c, p, steps) for name, (c, p) in VARIANTS.items()}
     return interleaved(timers, rounds)
 
 
@@ -225,6 +229,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--flags", action="store_true", help="XLA_FLAGS variants")
+    parser.add_argument("--no-ops", action="store_true", help="skip part 2")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -235,8 +240,10 @@ def main() -> None:
     if args.flags:
         flags(args.rounds, args.steps)
     else:
-        print_times("whole training step", whole_step(args.rounds, args.steps))
-        print_times("each operation alone", operations(args.rounds))
+        print_times("whole training step, wall", whole_step(args.rounds, args.steps))
+        print_times("whole training step, process CPU time (both cores)", CPU_MS)
+        if not args.no_ops:
+            print_times("each operation alone", operations(args.rounds))
     print(f"\nload after: {loadavg()}")
 
 
