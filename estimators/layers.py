@@ -9,7 +9,7 @@ These layers compute the same functions with formulations XLA:CPU handles well:
 - `Conv` is `flax.linen.Conv` (same fields, same parameters `kernel` [*kernel_size,
   in, out] and `bias` [out], so checkpoints are interchangeable) whose convolution
   is `conv_general_dilated` below: im2col by strided slices of the padded input,
-  concatenated on the channel axis, then one matrix product. Its derivative with
+  stacked along the channel axis, then one matrix product. Its derivative with
   respect to the input is the transpose of those slices (pads and adds, fast); with
   respect to the kernel it is XLA's own kernel-gradient convolution (fast).
 - `max_pool` is `flax.linen.max_pool`; for non-overlapping windows (`strides ==
@@ -155,9 +155,12 @@ def _im2col_conv(x, kernel, strides, pads, dilation, precision):
             x.shape[-1],
         )
         columns.append(lax.slice(x, start, limit, (1, *strides, 1)))
-    patches = columns[0] if len(columns) == 1 else jnp.concatenate(columns, -1)
-    # Patch features run (kernel offset row-major, in channel): the kernel's order.
-    matrix = kernel.reshape(-1, kernel.shape[-1])
+    matrix = kernel.reshape(-1, kernel.shape[-1])  # rows: (offset row-major, in)
+    # Stacked before the channel axis rather than concatenated on it: the same
+    # layout, which XLA:CPU builds ~25% faster (Hvass CNN's second layer). For one
+    # input channel a fused elementwise sum of broadcasts is 4x faster alone but
+    # made the whole training step 30% slower (XLA duplicates it into consumers).
+    patches = jnp.stack(columns, -2).reshape(*columns[0].shape[:-1], -1)
     return lax.dot_general(
         patches, matrix, (((nsp + 1,), (0,)), ((), ())), precision=precision
     )
