@@ -108,14 +108,9 @@ def conv_general_dilated(
         precision=precision,
         preferred_element_type=preferred_element_type,
     )
-    channels_last = lax.ConvDimensionNumbers(
-        lhs_spec=(0, nsp + 1, *range(1, nsp + 1)),
-        rhs_spec=(nsp + 1, nsp, *range(nsp)),
-        out_spec=(0, nsp + 1, *range(1, nsp + 1)),
-    )
     dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
     if (
-        dn != channels_last
+        dn != _channels_last(nsp)
         or feature_group_count != 1
         or batch_group_count != 1
         or (lhs_dilation is not None and any(d != 1 for d in lhs_dilation))
@@ -132,6 +127,15 @@ def conv_general_dilated(
     if any(lo < 0 or hi < 0 for lo, hi in pads):
         return fallback()
     return _conv(lhs, rhs, strides, pads, dilation, precision)
+
+
+def _channels_last(nsp):
+    """`NHWC`/`HWIO`/`NHWC` for `nsp` spatial dimensions, as flax's `nn.Conv` uses."""
+    return lax.ConvDimensionNumbers(
+        lhs_spec=(0, nsp + 1, *range(1, nsp + 1)),
+        rhs_spec=(nsp + 1, nsp, *range(nsp)),
+        out_spec=(0, nsp + 1, *range(1, nsp + 1)),
+    )
 
 
 def _im2col_conv(x, kernel, strides, pads, dilation, precision):
@@ -182,8 +186,6 @@ def _conv_jvp(strides, pads, dilation, precision, primals, tangents):
     if not isinstance(x_dot, SymbolicZero):
         terms.append(_im2col_conv(x_dot, kernel, strides, pads, dilation, precision))
     if not isinstance(kernel_dot, SymbolicZero):
-        nsp = x.ndim - 2
-        spec = ("N" + "HWD"[:nsp] + "C", "HWD"[:nsp] + "IO", "N" + "HWD"[:nsp] + "C")
         terms.append(
             lax.conv_general_dilated(
                 x,
@@ -191,7 +193,7 @@ def _conv_jvp(strides, pads, dilation, precision, primals, tangents):
                 strides,
                 pads,
                 rhs_dilation=dilation,
-                dimension_numbers=spec,
+                dimension_numbers=_channels_last(x.ndim - 2),
                 precision=precision,
             )
         )
