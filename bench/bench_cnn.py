@@ -105,6 +105,11 @@ def main() -> None:
             Row(f"CNN (Hvass 17, digits, b128), {name}", 1e3 / max(steady[name]),
                 1e3 / hand, "ms/step", higher_is_better=False, target="<= 5 ms")
         )  # fmt: skip
+    plain, ours = (1e3 / max(runs[f"hand {name}, steps/s"]) for name in VERSIONS)
+    rows.append(
+        Row("CNN hand loop: est.layers (ours) vs nn.Conv + nn.max_pool (hand)",
+            ours, plain, "ms/step", higher_is_better=False)
+    )  # fmt: skip
     report(f"CNN, {args.steps} steps, best of {args.rounds}", rows, runs, args.json)
 
 

@@ -70,7 +70,11 @@ def loadavg() -> str:
         return " ".join(f.read().split()[:3])
 
 
-def step_timer(conv, pool, steps):
+CPU_MS: dict[str, list[float]] = {}  # process CPU time per step, all threads
+OP_CPU_MS: dict[str, list[float]] = {}  # the same per operation
+
+
+def step_timer(name, conv, pool, steps):
     """A jitted train step of the CNN; returns a function timing `steps` steps."""
     model = HvassCNN(conv, pool)
     rng = np.random.default_rng(0)
@@ -92,11 +96,12 @@ def step_timer(conv, pool, steps):
 
     def run(n=steps):
         params, opt_state = state
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             params, opt_state, loss = step(params, opt_state, xs[i % 8], ys[i % 8])
         loss.block_until_ready()
         state[:] = [params, opt_state]
+        CPU_MS.setdefault(name, []).append((time.process_time() - cpu) / n * 1e3)
         return (time.perf_counter() - start) / n * 1e3
 
     run(2)  # compile
@@ -119,19 +124,20 @@ def print_times(title: str, times: dict[str, list[float]]) -> None:
 
 
 def whole_step(rounds: int, steps: int) -> dict[str, list[float]]:
-    timers = {name: step_timer(c, p, steps) for name, (c, p) in VARIANTS.items()}
+    timers = {name: step_timer(name, c, p, steps) for name, (c, p) in VARIANTS.items()}
     return interleaved(timers, rounds)
 
 
-def op_timer(fn, *args, calls=100):
+def op_timer(name, fn, *args, calls=100):
     jitted = jax.jit(fn)
     jax.block_until_ready(jitted(*args))
 
     def run():
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(calls):
             out = jitted(*args)
         jax.block_until_ready(out)
+        OP_CPU_MS.setdefault(name, []).append((time.process_time() - cpu) / calls * 1e3)
         return (time.perf_counter() - start) / calls * 1e3
 
     return run
@@ -155,13 +161,14 @@ def operations(rounds: int) -> dict[str, list[float]]:
         g = jnp.asarray(rng.random((BATCH, size, size, cout), dtype=np.float32))
         where = f"conv {size}x{size}x{cin}->{cout}"
         for name, c in convs.items():
-            timers[f"{where} {name} forward"] = op_timer(c, x, k)
-            timers[f"{where} {name} d/dinput"] = op_timer(
-                lambda x, k, g, c=c: jax.vjp(lambda x: c(x, k), x)[1](g), x, k, g
-            )
-            timers[f"{where} {name} d/dkernel"] = op_timer(
-                lambda x, k, g, c=c: jax.vjp(lambda k: c(x, k), k)[1](g), x, k, g
-            )
+            for part, fn in (
+                ("forward", c),
+                ("d/dinput", lambda x, k, g, c=c: jax.vjp(lambda x: c(x, k), x)[1](g)),
+                ("d/dkernel", lambda x, k, g, c=c: jax.vjp(lambda k: c(x, k), k)[1](g)),
+            ):
+                label = f"{where} {name} {part}"
+                operands = (x, k) if part == "forward" else (x, k, g)
+                timers[label] = op_timer(label, fn, *operands)
     pools = {"nn.max_pool": nn.max_pool, "layers.max_pool": layers.max_pool}
     for size, channels in ((8, 16), (4, 36)):
         x = jnp.asarray(rng.random((BATCH, size, size, channels), dtype=np.float32))
@@ -173,9 +180,12 @@ def operations(rounds: int) -> dict[str, list[float]]:
             def pool(x, p=p):
                 return p(x, (2, 2), strides=(2, 2))
 
-            timers[f"{where} forward"] = op_timer(pool, x)
+            timers[f"{where} forward"] = op_timer(f"{where} forward", pool, x)
             timers[f"{where} backward"] = op_timer(
-                lambda x, g, pool=pool: jax.vjp(pool, x)[1](g), x, g
+                f"{where} backward",
+                lambda x, g, pool=pool: jax.vjp(pool, x)[1](g),
+                x,
+                g,
             )
     return interleaved(timers, rounds)
 
@@ -210,14 +220,16 @@ def flags(rounds: int, steps: int) -> None:
                 results[name] = {"error": out.stderr.strip().splitlines()[-1][:100]}
                 continue
             for variant, ms in json.loads(out.stdout.splitlines()[-1]).items():
-                results[name].setdefault(variant, []).append(ms)
+                results[name].setdefault(variant, []).append(ms)  # [wall, cpu]
     for name, per_variant in results.items():
         print(f"\n{name}:")
         if "error" in per_variant:
             print(f"  fails: {per_variant['error']}")
             continue
         for variant, values in per_variant.items():
-            print(f"  {variant:44s}{statistics.median(values):8.3f} ms")
+            wall = statistics.median(v[0] for v in values)
+            cpu = statistics.median(v[1] for v in values)
+            print(f"  {variant:44s}{wall:8.3f} ms wall {cpu:8.3f} ms CPU")
 
 
 def main() -> None:
@@ -225,18 +237,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--flags", action="store_true", help="XLA_FLAGS variants")
+    parser.add_argument("--no-ops", action="store_true", help="skip part 2")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         times = whole_step(1, args.steps)
-        print(json.dumps({k: v[0] for k, v in times.items()}))
+        print(json.dumps({k: [v[0], CPU_MS[k][-1]] for k, v in times.items()}))
         return
     print(f"jax {jax.__version__}, {os.cpu_count()} cores, load {loadavg()}")
     if args.flags:
         flags(args.rounds, args.steps)
     else:
-        print_times("whole training step", whole_step(args.rounds, args.steps))
-        print_times("each operation alone", operations(args.rounds))
+        print_times("whole training step, wall", whole_step(args.rounds, args.steps))
+        print_times("whole training step, process CPU time (both cores)", CPU_MS)
+        if not args.no_ops:
+            print_times("each operation alone, wall", operations(args.rounds))
+            print_times("each operation alone, process CPU time", OP_CPU_MS)
     print(f"\nload after: {loadavg()}")
 
 

@@ -146,3 +146,26 @@ def test_layers_drop_into_a_jitted_cnn():
     np.testing.assert_allclose(
         jax.jit(ours.apply)(params, x), CNN().apply(params, x), rtol=1e-6
     )
+
+
+def test_layers_export_with_a_symbolic_batch_and_vmap():
+    # What export_saved_model does: jax.export with a symbolic batch dimension.
+    class CNN(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.relu(layers.Conv(4, (3, 3))(x))
+            return layers.max_pool(x, (2, 2), strides=(2, 2)).reshape(x.shape[0], -1)
+
+    model, x = CNN(), jnp.ones((3, 8, 8, 1))
+    params = model.init(jax.random.key(0), x)
+    (batch,) = jax.export.symbolic_shape("b")
+    exported = jax.export.export(jax.jit(model.apply))(
+        params, jax.ShapeDtypeStruct((batch, 8, 8, 1), jnp.float32)
+    )
+    np.testing.assert_allclose(
+        exported.call(params, jnp.ones((5, 8, 8, 1))),
+        model.apply(params, jnp.ones((5, 8, 8, 1))),
+        rtol=1e-6,
+    )
+    batched = jax.vmap(lambda x: model.apply(params, x))(jnp.ones((2, 3, 8, 8, 1)))
+    assert batched.shape == (2, 3, 64)
