@@ -34,7 +34,9 @@ class TensorBoardWriter:
         >>> writer.close()  # doctest: +SKIP
     """
 
-    def __init__(self, logdir: str | os.PathLike[str], *, flush_secs: float = 10) -> None:
+    def __init__(
+        self, logdir: str | os.PathLike[str], *, flush_secs: float = 10
+    ) -> None:
         try:
             from tensorboardX import SummaryWriter
         except ImportError:

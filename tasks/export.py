@@ -5,8 +5,10 @@ Uploads the checkpoints (`checkpoints/`), the frozen feature columns
 as a models-from-code pyfunc (`model`), with an input example from the
 evaluation split. Then `mlflow.models.evaluate` scores the logged model on the
 evaluation split, adding MLflow's standard evaluation metrics
-(`mlflow_eval/...`) and artifacts (confusion matrix, ROC and PR curves,
-per-row table) next to the pipeline's own. Everything here is I/O, so the task
+under their standard names (`accuracy_score`, `f1_score`, `roc_auc`,
+`mean_squared_error`, ...) and its artifacts (`confusion_matrix.png`,
+`per_class_metrics.csv`, ...) next to the pipeline's own `eval/...` and
+`plots/`. Everything here is I/O, so the task
 retries.
 """
 
@@ -20,6 +22,11 @@ from typing import Any
 import mlflow
 import mlflow.pyfunc
 import pyarrow.parquet as pq
+from mlflow.models import Model
+from mlflow.tracking import MlflowClient
+from prefect import task
+
+from estimators import export as est_export
 from estimators_pipeline.tasks.config import EstimatorConfig
 from estimators_pipeline.tasks.evaluate import CHECKPOINT_TAG, Evaluation
 from estimators_pipeline.tasks.ingest import Splits
@@ -28,17 +35,11 @@ from estimators_pipeline.tasks.model import build_estimator, run_config
 from estimators_pipeline.tasks.policies import retry_on_io
 from estimators_pipeline.tasks.runs import TrackedRun
 from estimators_pipeline.tasks.train import TrainedModel
-from mlflow.models import Model
-from mlflow.tracking import MlflowClient
-from prefect import task
-
-from estimators import export as est_export
 
 __all__ = ["ModelRef", "export", "mlflow_evaluate"]
 
 _EXAMPLE_ROWS = 5
 _EVALUATE_ROWS = 20_000  # mlflow.models.evaluate holds the rows in pandas
-EVAL_PREFIX = "mlflow_eval/"
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,10 @@ def mlflow_evaluate(
     """`mlflow.models.evaluate` of the logged model on the eval split, into `run_id`.
 
     Classifiers are scored on `class_ids` (or `classes` with a label
-    vocabulary), regressors on `predictions`; metrics are prefixed
-    `mlflow_eval/`. The run stays RUNNING (evaluate ends the runs it starts).
+    vocabulary), regressors on `predictions` (the model config's `output`
+    picks that one column). MLflow's own prefix option mangles names with a
+    "/", so its metrics keep their standard names. The run stays RUNNING
+    (evaluate ends the runs it starts).
     """
     table = pq.read_table(eval_uri, columns=[*raw_keys, label])
     data = table.slice(0, _EVALUATE_ROWS).to_pandas()
@@ -111,10 +114,9 @@ def mlflow_evaluate(
             model_uri,
             data,
             targets=label,
-            predictions=column,
             model_type="classifier" if classifier else "regressor",
+            model_config={"output": column},
             evaluators=["default"],
-            evaluator_config={"metric_prefix": EVAL_PREFIX},
         )
     MlflowClient().update_run(run_id, status="RUNNING")
     return dict(result.metrics)
@@ -193,7 +195,12 @@ def _log_model(
         run_id=run_id,
         model_id=logged.model_id,
         step=evaluation.global_step,
-        input_example=example.slice(0, _EXAMPLE_ROWS).to_pandas(),
+        # The params example declares `output` in the signature: callers may
+        # pick one prediction column per call (params={"output": "class_ids"}).
+        input_example=(example.slice(0, _EXAMPLE_ROWS).to_pandas(), {"output": "all"}),
+        # Lets a loader pick one prediction column (as mlflow.models.evaluate
+        # needs): load_model(uri, model_config={"output": "class_ids"}).
+        model_config={"output": "all"},
         **est_export.log_model_kwargs(path),
     )
 

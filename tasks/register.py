@@ -13,15 +13,16 @@ import time
 from dataclasses import dataclass
 
 import mlflow
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+from prefect import task
+from prefect.runtime import flow_run as current_flow_run
+
 from estimators_pipeline.tasks.config import GateConfig
 from estimators_pipeline.tasks.evaluate import Evaluation, champion_version
 from estimators_pipeline.tasks.export import ModelRef
 from estimators_pipeline.tasks.logs import stage_logger
 from estimators_pipeline.tasks.policies import retry_on_io
-from mlflow.entities import Metric
-from mlflow.tracking import MlflowClient
-from prefect import task
-from prefect.runtime import flow_run as current_flow_run
 
 __all__ = ["Decision", "decide", "register"]
 

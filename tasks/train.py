@@ -13,6 +13,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from prefect import task
+
+import estimators as est
+from estimators import checkpoints
 from estimators_pipeline.tasks.config import EstimatorConfig, EvalConfig, TrainConfig
 from estimators_pipeline.tasks.early_stop import EarlyStopping
 from estimators_pipeline.tasks.ingest import Splits
@@ -27,10 +31,6 @@ from estimators_pipeline.tasks.model import build_estimator, input_fn, run_confi
 from estimators_pipeline.tasks.runs import TrackedRun
 from estimators_pipeline.tasks.tracking import MlflowMetricWriter
 from estimators_pipeline.tasks.transform import FrozenColumns
-from prefect import task
-
-import estimators as est
-from estimators import checkpoints
 
 __all__ = ["TrainedModel", "train"]
 

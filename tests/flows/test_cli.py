@@ -7,10 +7,11 @@ import tomllib
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+from mlflow.tracking import MlflowClient
+
 from estimators_pipeline.flows import cli
 from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.runs import experiment_id, run_dir
-from mlflow.tracking import MlflowClient
 
 
 def _cli(*args):
@@ -88,3 +89,11 @@ def test_the_pipeline_installs_under_its_own_name(repo):
     assert folders <= packages, sorted(folders - packages)
     scripts = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["estimators-pipeline"] == "estimators_pipeline.flows.cli:main"
+
+
+def test_predict_refuses_an_output_it_would_not_write_as_named(tmp_path):
+    code, _, err = _cli(
+        "predict", "--model", "m", "--input", "x.csv", "--output", "out.csv"
+    )
+    assert code == cli.EXIT_USAGE
+    assert "--output writes Parquet; name the file *.parquet, got 'out.csv'" in err
