@@ -86,6 +86,21 @@ class ProgressHook(Hook):
         self._progress: Any = None
         self._task: Any = None
 
+    @classmethod
+    def from_setting(cls, setting: bool | str) -> ProgressHook | None:
+        """The hook `RunConfig(progress=setting)` asks for, or None for False.
+
+        "auto" and True: the bar on a terminal, plain lines elsewhere; "bar" or
+        "lines": always that.
+
+        Example:
+            >>> ProgressHook.from_setting(False) is None
+            True
+        """
+        if setting is False:
+            return None
+        return cls(bar={"bar": True, "lines": False}.get(setting))  # type: ignore[arg-type]
+
     # -- what is shown ---------------------------------------------------------
 
     def begin(self, context: StepContext) -> None:

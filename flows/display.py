@@ -26,11 +26,15 @@ class _StageLine(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.ERROR:
             return
+        if getattr(record, "estimators_progress", False) and _is_terminal(sys.stderr):
+            return  # the live bar shows it
         try:
             stage = getattr(record, "task_run_name", None)
             stage = stage.rsplit("-", 1)[0] if stage else "pipeline"
             lines = record.getMessage().strip().splitlines()
             text = lines[0] if lines else ""
+            if text.startswith("Finished in state") and "Cached" not in text:
+                return  # the stage's own line said it; the verdict comes last
             print(f"  {stage:<18}| {text}", file=sys.stderr, flush=True)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
@@ -49,3 +53,10 @@ def show_stages(log_path: str) -> str:
         logger.addHandler(line)
         logger.addHandler(to_file)
     return log_path
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False

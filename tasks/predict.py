@@ -14,7 +14,6 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 
 from estimators import atomic
-
 from estimators_pipeline.tasks.evaluate import champion_version
 from estimators_pipeline.tasks.ingest import open_source
 from estimators_pipeline.tasks.policies import retry_on_io
