@@ -14,8 +14,12 @@ retries.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,7 +113,7 @@ def mlflow_evaluate(
     column = "predictions"
     if classifier:
         column = "classes" if spec.args.get("label_vocabulary") else "class_ids"
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run_id), _quiet_mlflow():
         result = mlflow.models.evaluate(
             model_uri,
             data,
@@ -188,12 +192,23 @@ def _log_model(
     logged = client.create_logged_model(
         client.get_run(run_id).info.experiment_id, name="model", source_run_id=run_id
     )
+    with _quiet_mlflow():
+        return _log(run_id, logged.model_id, path, example, evaluation)
+
+
+def _log(
+    run_id: str,
+    model_id: str,
+    path: str,
+    example: Any,
+    evaluation: Evaluation,
+) -> Any:
     return Model.log(
         None,  # artifact_path: superseded by `name` in MLflow 3
         name="model",
         flavor=mlflow.pyfunc,
         run_id=run_id,
-        model_id=logged.model_id,
+        model_id=model_id,
         step=evaluation.global_step,
         # The params example declares `output` in the signature: callers may
         # pick one prediction column per call (params={"output": "class_ids"}).
@@ -203,6 +218,21 @@ def _log_model(
         model_config={"output": "all"},
         **est_export.log_model_kwargs(path),
     )
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow's advice to notebook users (integer columns, SHAP, model type
+    guesses) stays out of the pipeline's output; errors still raise."""
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        mlflow_logger.setLevel(level)
 
 
 def _standard_evaluation(
