@@ -187,3 +187,15 @@ def test_mlflow_evaluate_works_on_the_exported_model(chain, tmp_path):
     assert metrics["accuracy_score"] == result.metrics["accuracy_score"]  # by export
     paths = {a.path for a in MlflowClient().list_artifacts(chain["run_id"])}
     assert "confusion_matrix.png" in paths
+
+
+def test_scoring_data_without_a_model_column_names_it(chain, tmp_path, repo):
+    import pyarrow.csv as pacsv
+
+    data = pacsv.read_csv(repo / "data/iris_test.csv")
+    uri = resolve_model.fn(chain["config"].model_name)
+    source = tmp_path / "partial.parquet"
+    pq.write_table(data.drop_columns(["PetalWidth"]), source)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['PetalWidth'\]"):
+        score_to_parquet(uri, str(source), str(tmp_path / "out.parquet"))
+    assert not (tmp_path / "out.parquet").exists()
