@@ -14,6 +14,7 @@ import sys
 __all__ = ["show_stages"]
 
 _RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+_FILE_HANDLER = "estimators-pipeline-log-file"
 
 
 class _StageLine(logging.Handler):
@@ -47,9 +48,14 @@ def show_stages(log_path: str) -> str:
     to_file.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    to_file.set_name(_FILE_HANDLER)
     line = _StageLine(logging.INFO)
     for name in _RUN_LOGGERS:
         logger = logging.getLogger(name)
+        for old in list(logger.handlers):  # a second run in the same process
+            if isinstance(old, _StageLine) or old.get_name() == _FILE_HANDLER:
+                logger.removeHandler(old)
+                old.close()
         logger.addHandler(line)
         logger.addHandler(to_file)
     return log_path

@@ -97,3 +97,35 @@ def test_predict_refuses_an_output_it_would_not_write_as_named(tmp_path):
     )
     assert code == cli.EXIT_USAGE
     assert "--output writes Parquet; name the file *.parquet, got 'out.csv'" in err
+
+
+def test_stage_lines_are_printed_once_per_record_however_often_shown(tmp_path):
+    import logging
+
+    from estimators_pipeline.flows import display
+
+    for _ in range(3):  # three runs in one process
+        display.show_stages(str(tmp_path / "pipeline.log"))
+    logger = logging.getLogger("prefect.task_runs")
+    ours = [
+        h
+        for h in logger.handlers
+        if isinstance(h, display._StageLine) or h.get_name() == display._FILE_HANDLER
+    ]
+    assert len(ours) == 2
+
+    def record(level, message):
+        made = logging.LogRecord("prefect.task_runs", level, "", 0, message, (), None)
+        made.task_run_name = "ingest-abc"
+        return made
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        for handler in ours:
+            handler.handle(record(logging.INFO, "ingest: 120 rows"))
+            handler.handle(record(logging.ERROR, "boom\nTraceback ..."))
+    assert err.getvalue() == "  ingest            | ingest: 120 rows\n"
+    for handler in ours:
+        handler.flush()
+    text = (tmp_path / "pipeline.log").read_text()
+    assert text.count("ingest: 120 rows") == 1 and "Traceback" in text
