@@ -258,8 +258,8 @@ class Estimator:
             state = strategy.replicate(state)
         spec = runner.trace(ModeKeys.TRAIN, batch).spec
         defaults: list[Hook] = [LoggingHook(self._config.log_step_count_steps)]
-        if self._config.progress:
-            defaults.append(ProgressHook())
+        if progress := ProgressHook.from_setting(self._config.progress):
+            defaults.append(progress)
         loop = TrainingLoop(self._model_dir, self._config, self._writers, strategy)
         loop.run(
             runner.step_config(ModeKeys.TRAIN, batch, pipeline.host_only, strategy),

@@ -86,6 +86,21 @@ class ProgressHook(Hook):
         self._progress: Any = None
         self._task: Any = None
 
+    @classmethod
+    def from_setting(cls, setting: bool | str) -> ProgressHook | None:
+        """The hook `RunConfig(progress=setting)` asks for, or None for False.
+
+        "auto" and True: the bar on a terminal, plain lines elsewhere; "bar" or
+        "lines": always that.
+
+        Example:
+            >>> ProgressHook.from_setting(False) is None
+            True
+        """
+        if setting is False:
+            return None
+        return cls(bar={"bar": True, "lines": False}.get(setting))  # type: ignore[arg-type]
+
     # -- what is shown ---------------------------------------------------------
 
     def begin(self, context: StepContext) -> None:
@@ -159,7 +174,7 @@ class ProgressHook(Hook):
             parts.append(f"loss {self._loss:.4g}")
         rate = self.rate()
         if math.isfinite(rate):
-            parts.append(f"{rate:.3g} steps/s")
+            parts.append(f"{_rate_text(rate)} steps/s")
         if final:
             elapsed = time.monotonic() - self._start
             parts.append(f"done in {format_duration(elapsed)}")
@@ -211,8 +226,13 @@ class ProgressHook(Hook):
             self._task,
             completed=self.steps_done,
             loss="-" if self._loss is None else f"{self._loss:.4g}",
-            rate=f"{rate:.3g}" if math.isfinite(rate) else "-",
+            rate=_rate_text(rate) if math.isfinite(rate) else "-",
         )
+
+
+def _rate_text(rate: float) -> str:
+    """`1,150` steps/s, or `2.47` for slow ones."""
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
 
 
 def _loss(context: StepContext) -> float | None:

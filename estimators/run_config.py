@@ -76,9 +76,9 @@ class RunConfig:
             checkpoint_save_graph_def: tf.estimator arguments with no meaning on
             JAX, accepted so that tf configs run unchanged; a value other than
             tf's default gives one `TFCompatWarning` saying it is ignored.
-        progress: `train`'s progress display (`est.ProgressHook`): "auto" (a
-            live bar on a terminal, a plain line every 10 s elsewhere), True
-            (always), False (none).
+        progress: `train`'s progress display (`est.ProgressHook`): "auto" or
+            True (a live bar on a terminal, a plain line every 10 s elsewhere),
+            "bar", "lines", or False (none).
 
     Example:
         >>> RunConfig(save_checkpoints_steps=100).save_checkpoints_secs is None
@@ -139,10 +139,10 @@ class RunConfig:
                 f"{self.steps_per_execution!r}."
             )
         object.__setattr__(self, "metric_writers", tuple(self.metric_writers))
-        if self.progress not in (True, False, "auto"):
+        if self.progress not in (True, False, "auto", "bar", "lines"):
             raise ValueError(
-                f"RunConfig: `progress` must be True, False or 'auto', got "
-                f"{self.progress!r}."
+                "RunConfig: `progress` must be True, False, 'auto', 'bar' or "
+                f"'lines', got {self.progress!r}."
             )
 
     def _check_tf_spellings(self) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from estimators_pipeline.tasks.predict import Scored, resolve_model, score
 from prefect import flow
+
+from estimators_pipeline.tasks.predict import Scored, resolve_model, score
 
 __all__ = ["batch_predict"]
 

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import yaml
+
 from estimators_pipeline.flows.environment import embedded_defaults
 
 __all__ = ["main"]
@@ -75,9 +76,10 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _config_of_run(run_id: str) -> Any:
-    from estimators_pipeline.tasks.config import PipelineConfig
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
+
+    from estimators_pipeline.tasks.config import PipelineConfig
 
     try:
         text = MlflowClient().download_artifacts(run_id, "pipeline/config.json")
@@ -140,13 +142,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if not args.output.endswith((".parquet", ".pq")):
+        print(
+            f"estimators-pipeline: --output writes Parquet; name the file "
+            f"*.parquet, got {args.output!r}.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     from estimators_pipeline.flows.batch_predict import batch_predict
 
     state = batch_predict(
         args.model, args.input, args.output, alias=args.alias, return_state=True
     )
     if not state.is_completed():
-        print(f"estimators-pipeline: scoring failed: {state.message}", file=sys.stderr)
+        cause = (state.message or "").strip().splitlines()
+        print(
+            f"estimators-pipeline: scoring failed: {cause[-1] if cause else '?'}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     scored = state.result()
     print(f"Scored {scored.rows} rows with {scored.model_uri} into {scored.output_uri}")

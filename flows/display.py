@@ -14,6 +14,7 @@ import sys
 __all__ = ["show_stages"]
 
 _RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+_FILE_HANDLER = "estimators-pipeline-log-file"
 
 
 class _StageLine(logging.Handler):
@@ -26,11 +27,15 @@ class _StageLine(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.ERROR:
             return
+        if getattr(record, "estimators_progress", False) and _is_terminal(sys.stderr):
+            return  # the live bar shows it
         try:
             stage = getattr(record, "task_run_name", None)
             stage = stage.rsplit("-", 1)[0] if stage else "pipeline"
             lines = record.getMessage().strip().splitlines()
             text = lines[0] if lines else ""
+            if text.startswith("Finished in state") and "Cached" not in text:
+                return  # the stage's own line said it; the verdict comes last
             print(f"  {stage:<18}| {text}", file=sys.stderr, flush=True)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
@@ -43,9 +48,21 @@ def show_stages(log_path: str) -> str:
     to_file.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    to_file.set_name(_FILE_HANDLER)
     line = _StageLine(logging.INFO)
     for name in _RUN_LOGGERS:
         logger = logging.getLogger(name)
+        for old in list(logger.handlers):  # a second run in the same process
+            if isinstance(old, _StageLine) or old.get_name() == _FILE_HANDLER:
+                logger.removeHandler(old)
+                old.close()
         logger.addHandler(line)
         logger.addHandler(to_file)
     return log_path
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False

@@ -11,10 +11,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflow.tracking import MlflowClient
+
 from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.evaluate import champion_version
 from estimators_pipeline.tasks.runs import find_run
-from mlflow.tracking import MlflowClient
 
 __all__ = ["RunSummary", "format_report", "stage_rows", "summarize"]
 

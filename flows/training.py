@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect import flow
+from prefect.runtime import deployment
+from prefect.states import Cancelled, Failed, State
+
 from estimators_pipeline.tasks.config import PipelineConfig, merge_overrides
 from estimators_pipeline.tasks.evaluate import evaluate, evaluate_champion
 from estimators_pipeline.tasks.export import export
@@ -21,9 +25,6 @@ from estimators_pipeline.tasks.runs import (
 )
 from estimators_pipeline.tasks.train import train
 from estimators_pipeline.tasks.transform import transform
-from prefect import flow
-from prefect.runtime import deployment
-from prefect.states import Cancelled, Failed, State
 
 __all__ = ["load_config", "training_pipeline"]
 

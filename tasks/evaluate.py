@@ -10,6 +10,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from prefect import task
+
 from estimators_pipeline.tasks import columns as columns_lib
 from estimators_pipeline.tasks import plots
 from estimators_pipeline.tasks.config import (
@@ -25,9 +29,6 @@ from estimators_pipeline.tasks.policies import retry_on_io
 from estimators_pipeline.tasks.runs import TrackedRun
 from estimators_pipeline.tasks.tracking import MlflowMetricWriter
 from estimators_pipeline.tasks.train import TrainedModel
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
-from prefect import task
 
 __all__ = [
     "CHECKPOINT_TAG",

@@ -5,21 +5,32 @@ Uploads the checkpoints (`checkpoints/`), the frozen feature columns
 as a models-from-code pyfunc (`model`), with an input example from the
 evaluation split. Then `mlflow.models.evaluate` scores the logged model on the
 evaluation split, adding MLflow's standard evaluation metrics
-(`mlflow_eval/...`) and artifacts (confusion matrix, ROC and PR curves,
-per-row table) next to the pipeline's own. Everything here is I/O, so the task
+under their standard names (`accuracy_score`, `f1_score`, `roc_auc`,
+`mean_squared_error`, ...) and its artifacts (`confusion_matrix.png`,
+`per_class_metrics.csv`, ...) next to the pipeline's own `eval/...` and
+`plots/`. Everything here is I/O, so the task
 retries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import mlflow
 import mlflow.pyfunc
 import pyarrow.parquet as pq
+from mlflow.models import Model
+from mlflow.tracking import MlflowClient
+from prefect import task
+
+from estimators import export as est_export
 from estimators_pipeline.tasks.config import EstimatorConfig
 from estimators_pipeline.tasks.evaluate import CHECKPOINT_TAG, Evaluation
 from estimators_pipeline.tasks.ingest import Splits
@@ -28,17 +39,11 @@ from estimators_pipeline.tasks.model import build_estimator, run_config
 from estimators_pipeline.tasks.policies import retry_on_io
 from estimators_pipeline.tasks.runs import TrackedRun
 from estimators_pipeline.tasks.train import TrainedModel
-from mlflow.models import Model
-from mlflow.tracking import MlflowClient
-from prefect import task
-
-from estimators import export as est_export
 
 __all__ = ["ModelRef", "export", "mlflow_evaluate"]
 
 _EXAMPLE_ROWS = 5
 _EVALUATE_ROWS = 20_000  # mlflow.models.evaluate holds the rows in pandas
-EVAL_PREFIX = "mlflow_eval/"
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,10 @@ def mlflow_evaluate(
     """`mlflow.models.evaluate` of the logged model on the eval split, into `run_id`.
 
     Classifiers are scored on `class_ids` (or `classes` with a label
-    vocabulary), regressors on `predictions`; metrics are prefixed
-    `mlflow_eval/`. The run stays RUNNING (evaluate ends the runs it starts).
+    vocabulary), regressors on `predictions` (the model config's `output`
+    picks that one column). MLflow's own prefix option mangles names with a
+    "/", so its metrics keep their standard names. The run stays RUNNING
+    (evaluate ends the runs it starts).
     """
     table = pq.read_table(eval_uri, columns=[*raw_keys, label])
     data = table.slice(0, _EVALUATE_ROWS).to_pandas()
@@ -106,15 +113,14 @@ def mlflow_evaluate(
     column = "predictions"
     if classifier:
         column = "classes" if spec.args.get("label_vocabulary") else "class_ids"
-    with mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run_id), _quiet_mlflow():
         result = mlflow.models.evaluate(
             model_uri,
             data,
             targets=label,
-            predictions=column,
             model_type="classifier" if classifier else "regressor",
+            model_config={"output": column},
             evaluators=["default"],
-            evaluator_config={"metric_prefix": EVAL_PREFIX},
         )
     MlflowClient().update_run(run_id, status="RUNNING")
     return dict(result.metrics)
@@ -186,16 +192,47 @@ def _log_model(
     logged = client.create_logged_model(
         client.get_run(run_id).info.experiment_id, name="model", source_run_id=run_id
     )
+    with _quiet_mlflow():
+        return _log(run_id, logged.model_id, path, example, evaluation)
+
+
+def _log(
+    run_id: str,
+    model_id: str,
+    path: str,
+    example: Any,
+    evaluation: Evaluation,
+) -> Any:
     return Model.log(
         None,  # artifact_path: superseded by `name` in MLflow 3
         name="model",
         flavor=mlflow.pyfunc,
         run_id=run_id,
-        model_id=logged.model_id,
+        model_id=model_id,
         step=evaluation.global_step,
-        input_example=example.slice(0, _EXAMPLE_ROWS).to_pandas(),
+        # The params example declares `output` in the signature: callers may
+        # pick one prediction column per call (params={"output": "class_ids"}).
+        input_example=(example.slice(0, _EXAMPLE_ROWS).to_pandas(), {"output": "all"}),
+        # Lets a loader pick one prediction column (as mlflow.models.evaluate
+        # needs): load_model(uri, model_config={"output": "class_ids"}).
+        model_config={"output": "all"},
         **est_export.log_model_kwargs(path),
     )
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow's advice to notebook users (integer columns, SHAP, model type
+    guesses) stays out of the pipeline's output; errors still raise."""
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        mlflow_logger.setLevel(level)
 
 
 def _standard_evaluation(

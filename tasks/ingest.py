@@ -22,6 +22,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import CacheKeyFnPolicy
+
+from estimators import atomic
 from estimators_pipeline.tasks import columns as columns_lib
 from estimators_pipeline.tasks.config import ColumnSpecs, DataConfig
 from estimators_pipeline.tasks.logs import stage_logger
@@ -31,10 +35,6 @@ from estimators_pipeline.tasks.policies import (
     retry_on_io,
     source_digest,
 )
-from prefect import task
-from prefect.cache_policies import CacheKeyFnPolicy
-
-from estimators import atomic
 
 __all__ = [
     "Splits",

@@ -15,11 +15,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from estimators_pipeline.tasks import columns as columns_lib
-from estimators_pipeline.tasks.config import EstimatorConfig, TrainConfig
-
 import estimators as est
 from estimators import canned
+from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks.config import EstimatorConfig, TrainConfig
 
 __all__ = [
     "build_estimator",

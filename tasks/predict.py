@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from mlflow.tracking import MlflowClient
+from prefect import task
+
+from estimators import atomic
 from estimators_pipeline.tasks.evaluate import champion_version
 from estimators_pipeline.tasks.ingest import open_source
 from estimators_pipeline.tasks.policies import retry_on_io
-from mlflow.tracking import MlflowClient
-from prefect import task
 
 __all__ = ["Scored", "resolve_model", "score"]
 
@@ -64,28 +67,43 @@ def score_to_parquet(
     model = mlflow.pyfunc.load_model(model_uri)
     schema = model.metadata.get_input_schema()
     inputs = schema.input_names() if schema is not None else None
-    os.makedirs(os.path.dirname(os.path.abspath(output_uri)), exist_ok=True)
-    tmp, writer, rows = f"{output_uri}.tmp-{os.getpid()}", None, 0
-    try:
-        for batch in open_source(input_uri).to_batches(batch_size=batch_rows):
-            if batch.num_rows == 0:
-                continue
-            frame = batch.to_pandas()
-            table = _with_predictions(
-                batch, model.predict(frame[inputs] if inputs else frame)
-            )
-            writer = writer or pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-            rows += batch.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        raise ValueError(f"data {input_uri!r}: no rows to score.")
-    os.replace(tmp, output_uri)
+    rows = 0
+
+    def write(tmp: str) -> None:
+        nonlocal rows
+        writer = None
+        try:
+            for batch in open_source(input_uri).to_batches(batch_size=batch_rows):
+                if batch.num_rows == 0:
+                    continue
+                table = _with_predictions(batch, _predict(model, batch, inputs))
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += batch.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"data {input_uri!r}: no rows to score.")
+
+    atomic.write_with(output_uri, write)  # fsynced, then renamed into place
     return Scored(
         output_uri=os.path.abspath(output_uri), rows=rows, model_uri=model_uri
     )
+
+
+def _predict(model: Any, batch: pa.RecordBatch, inputs: list[str] | None) -> Any:
+    """The model's predictions; a missing input column is one line naming it."""
+    frame = batch.to_pandas()
+    if inputs:
+        missing = [name for name in inputs if name not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"the data has no column(s) {missing}, which the model reads; it "
+                f"has {list(frame.columns)}."
+            )
+        frame = frame[inputs]
+    return model.predict(frame)
 
 
 @task(name="score")

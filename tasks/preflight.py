@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from estimators import canned, heads
 from estimators_pipeline.tasks import columns as columns_lib
 from estimators_pipeline.tasks.config import EstimatorConfig, PipelineConfig
 from estimators_pipeline.tasks.ingest import check_schema, open_source
@@ -27,8 +29,6 @@ from estimators_pipeline.tasks.model import (
     estimator_class,
     resolve,
 )
-
-from estimators import canned, heads
 
 __all__ = ["ConfigError", "check", "head_metric_keys"]
 

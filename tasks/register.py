@@ -8,20 +8,23 @@ the configured margin.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import time
 from dataclasses import dataclass
 
 import mlflow
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+from prefect import task
+from prefect.runtime import flow_run as current_flow_run
+
 from estimators_pipeline.tasks.config import GateConfig
 from estimators_pipeline.tasks.evaluate import Evaluation, champion_version
 from estimators_pipeline.tasks.export import ModelRef
 from estimators_pipeline.tasks.logs import stage_logger
 from estimators_pipeline.tasks.policies import retry_on_io
-from mlflow.entities import Metric
-from mlflow.tracking import MlflowClient
-from prefect import task
-from prefect.runtime import flow_run as current_flow_run
 
 __all__ = ["Decision", "decide", "register"]
 
@@ -97,6 +100,12 @@ def _existing_version(client: MlflowClient, name: str, run_id: str) -> str | Non
     return str(versions[0].version) if versions else None
 
 
+def _register(model_uri: str, name: str) -> str:
+    """A new version of `name`; MLflow's own "Created version" prints are dropped."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        return str(mlflow.register_model(model_uri, name).version)
+
+
 def _champion_moved(
     client: MlflowClient, name: str, alias: str, champion: Evaluation | None
 ) -> str | None:
@@ -152,8 +161,8 @@ def register(
     moved = promote and _champion_moved(client, name, gate.alias, champion)
     if moved:
         promote, reason = False, moved
-    version = _existing_version(client, name, model.run_id) or str(
-        mlflow.register_model(model.model_uri, name).version
+    version = _existing_version(client, name, model.run_id) or _register(
+        model.model_uri, name
     )
     if promote:
         client.set_registered_model_alias(name, gate.alias, version)

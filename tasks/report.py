@@ -10,11 +10,12 @@ import os
 import re
 
 import mlflow
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+
 from estimators_pipeline.tasks.evaluate import Evaluation
 from estimators_pipeline.tasks.register import Decision
 from estimators_pipeline.tasks.runs import TrackedRun
-from prefect import task
-from prefect.artifacts import create_markdown_artifact
 
 __all__ = ["mlflow_links", "publish_report", "report_markdown"]
 

@@ -18,11 +18,6 @@ from typing import Any
 
 import mlflow
 import pyarrow.parquet as pq
-from estimators_pipeline.tasks.config import PipelineConfig
-from estimators_pipeline.tasks.ingest import Splits
-from estimators_pipeline.tasks.logs import stage_logger
-from estimators_pipeline.tasks.policies import retry_on_io
-from estimators_pipeline.tasks.tracking import resend
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.entities import DatasetInput, InputTag, Param, RunStatus
@@ -41,6 +36,12 @@ from mlflow.utils.mlflow_tags import (
 from prefect import task
 from prefect.runtime import deployment
 from prefect.runtime import flow_run as current_flow_run
+
+from estimators_pipeline.tasks.config import PipelineConfig
+from estimators_pipeline.tasks.ingest import Splits
+from estimators_pipeline.tasks.logs import stage_logger
+from estimators_pipeline.tasks.policies import retry_on_io
+from estimators_pipeline.tasks.tracking import resend
 
 __all__ = [
     "FLOW_RUN_TAG",

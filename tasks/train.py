@@ -10,9 +10,14 @@ Prefect run's log.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
+from prefect import task
+
+import estimators as est
+from estimators import checkpoints
 from estimators_pipeline.tasks.config import EstimatorConfig, EvalConfig, TrainConfig
 from estimators_pipeline.tasks.early_stop import EarlyStopping
 from estimators_pipeline.tasks.ingest import Splits
@@ -27,12 +32,11 @@ from estimators_pipeline.tasks.model import build_estimator, input_fn, run_confi
 from estimators_pipeline.tasks.runs import TrackedRun
 from estimators_pipeline.tasks.tracking import MlflowMetricWriter
 from estimators_pipeline.tasks.transform import FrozenColumns
-from prefect import task
 
-import estimators as est
-from estimators import checkpoints
+__all__ = ["PROGRESS", "TrainedModel", "train"]
 
-__all__ = ["TrainedModel", "train"]
+PROGRESS = {"estimators_progress": True}
+"""`extra` of the progress lines in the run log (a terminal shows the bar instead)."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,12 @@ def train(
     )
     stopping = _early_stopping(evaluation, run, gate_metric, gate_higher_is_better)
     hooks: list[est.Hook] = [
-        est.ProgressHook(description="train"),
-        est.ProgressHook(log=logger.info, every_secs=10.0, description="train"),
+        # A line every 10 s to the run log (the Prefect UI; the command line
+        # prints it in a pipe), and the live bar on a terminal.
+        est.ProgressHook(
+            log=lambda text: logger.info(text, extra=PROGRESS), every_secs=10.0
+        ),
+        *([est.ProgressHook(bar=True)] if _is_terminal(sys.stderr) else []),
         StopOnInterrupt(),
         *([stopping] if stopping else []),
     ]
@@ -188,3 +196,10 @@ def _trained(
         checkpoint_path=best,
         stopped_early_at=stopping.stopped_at if stopping else None,
     )
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -11,6 +11,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from prefect import task
+from prefect.cache_policies import CacheKeyFnPolicy
+
+from estimators import feature_column as fc
+from estimators.data import Dataset
 from estimators_pipeline.tasks import columns as columns_lib
 from estimators_pipeline.tasks.config import ColumnSpecs
 from estimators_pipeline.tasks.ingest import Splits
@@ -20,11 +25,6 @@ from estimators_pipeline.tasks.policies import (
     output_cache_key,
     source_digest,
 )
-from prefect import task
-from prefect.cache_policies import CacheKeyFnPolicy
-
-from estimators import feature_column as fc
-from estimators.data import Dataset
 
 __all__ = ["FrozenColumns", "freeze", "transform"]
 

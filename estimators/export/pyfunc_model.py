@@ -49,6 +49,35 @@ def _text(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
+def select_output(
+    frame: pd.DataFrame, params: dict[str, Any] | None
+) -> pd.DataFrame | pd.Series:
+    """Only the column named by `output`, as a Series ("all", the default: all).
+
+    `output` comes from the model config or a call's params.
+    `mlflow.models.evaluate` wants one prediction column:
+    `model_config={"output": "class_ids"}` (classifiers) or `"predictions"`.
+
+    Example:
+        >>> frame = pd.DataFrame({"class_ids": [1], "probabilities": [[0.1, 0.9]]})
+        >>> select_output(frame, {"output": "class_ids"}).tolist()
+        [1]
+    """
+    output = (params or {}).get("output") or "all"
+    if output == "all":
+        return frame
+    if output not in frame.columns:
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        raise MlflowException(
+            f"params.output {output!r} is not a prediction of this model; it has "
+            f"{list(frame.columns)} (or 'all').",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    return frame[output]
+
+
 def _predict(model: Any, model_input: Any, params: Any = None) -> pd.DataFrame:
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -72,12 +101,18 @@ def _model_class() -> type:
 
             artifacts = getattr(context, "artifacts", None) or {}
             self.model = load(artifacts.get("export") or _HERE)
+            self.config = dict(getattr(context, "model_config", None) or {})
 
         # A DataFrame hint leaves the input to our checks, which name the column.
         def predict(
             self, context, model_input: pd.DataFrame, params=None
-        ) -> pd.DataFrame:
-            return _predict(self.model, model_input, params)
+        ) -> pd.DataFrame | pd.Series:
+            # MLflow fills params with the signature's default ("all"): a call's
+            # params win only when they name a column.
+            chosen = dict(getattr(self, "config", {}))
+            if (params or {}).get("output") not in (None, "all"):
+                chosen["output"] = params["output"]
+            return select_output(_predict(self.model, model_input, params), chosen)
 
     return EstimatorsExport
 

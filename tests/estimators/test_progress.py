@@ -144,3 +144,12 @@ def test_in_a_terminal_train_shows_a_live_bar():
     assert "40/40" in screen and "100%" in screen and "loss" in screen
     assert "steps/s" in screen
     assert "train: step" not in screen  # the bar, not plain lines
+
+
+def test_run_config_progress_picks_the_hook():
+    assert ProgressHook.from_setting(False) is None
+    assert ProgressHook.from_setting("lines")._bar_wanted is False
+    assert ProgressHook.from_setting("bar")._bar_wanted is True
+    assert ProgressHook.from_setting("auto")._bar_wanted is None
+    with pytest.raises(ValueError, match="`progress` must be True, False, 'auto'"):
+        est.RunConfig(progress="yes")

@@ -7,10 +7,11 @@ import tomllib
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+from mlflow.tracking import MlflowClient
+
 from estimators_pipeline.flows import cli
 from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.runs import experiment_id, run_dir
-from mlflow.tracking import MlflowClient
 
 
 def _cli(*args):
@@ -88,3 +89,43 @@ def test_the_pipeline_installs_under_its_own_name(repo):
     assert folders <= packages, sorted(folders - packages)
     scripts = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["estimators-pipeline"] == "estimators_pipeline.flows.cli:main"
+
+
+def test_predict_refuses_an_output_it_would_not_write_as_named(tmp_path):
+    code, _, err = _cli(
+        "predict", "--model", "m", "--input", "x.csv", "--output", "out.csv"
+    )
+    assert code == cli.EXIT_USAGE
+    assert "--output writes Parquet; name the file *.parquet, got 'out.csv'" in err
+
+
+def test_stage_lines_are_printed_once_per_record_however_often_shown(tmp_path):
+    import logging
+
+    from estimators_pipeline.flows import display
+
+    for _ in range(3):  # three runs in one process
+        display.show_stages(str(tmp_path / "pipeline.log"))
+    logger = logging.getLogger("prefect.task_runs")
+    ours = [
+        h
+        for h in logger.handlers
+        if isinstance(h, display._StageLine) or h.get_name() == display._FILE_HANDLER
+    ]
+    assert len(ours) == 2
+
+    def record(level, message):
+        made = logging.LogRecord("prefect.task_runs", level, "", 0, message, (), None)
+        made.task_run_name = "ingest-abc"
+        return made
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        for handler in ours:
+            handler.handle(record(logging.INFO, "ingest: 120 rows"))
+            handler.handle(record(logging.ERROR, "boom\nTraceback ..."))
+    assert err.getvalue() == "  ingest            | ingest: 120 rows\n"
+    for handler in ours:
+        handler.flush()
+    text = (tmp_path / "pipeline.log").read_text()
+    assert text.count("ingest: 120 rows") == 1 and "Traceback" in text

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 def _start(repo, *args):
     env = dict(os.environ, PYTHONPATH=str(repo), JAX_PLATFORMS="cpu")
+    env.pop("PREFECT_LOGGING_LEVEL", None)  # the command line's own: stage lines
     return subprocess.Popen(
         [sys.executable, "-m", "estimators_pipeline.flows.cli", "run", *args],
         cwd=repo,
@@ -56,8 +57,13 @@ def test_ctrl_c_checkpoints_kills_the_run_and_resume_continues_it(repo, write_co
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=180)
     assert process.returncode == 130, out + err
-    [run_id] = re.findall(r"estimators-pipeline run --resume (\w+)", err)
+    [run_id] = set(re.findall(r"estimators-pipeline run --resume (\w+)", err))
+    assert err.count("continue with:") == 1, err  # said once
     assert "Traceback" not in out + err
+    # In a pipe: one line per stage result, and training's plain progress lines.
+    assert re.search(r"ingest +\| ", err)
+    assert re.search(r"start-run +\| start-run: MLflow run " + run_id, err)
+    assert re.search(r"train +\| train: step \d+/10000000 \(0%\), loss ", err)
 
     client = MlflowClient()
     run = client.get_run(run_id)

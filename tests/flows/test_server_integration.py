@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 120  # cold starts took 11-25 s on a busy 2-core machine
 RUN_TIMEOUT = 360
@@ -276,9 +278,9 @@ def test_the_ci_deployment_runs_on_a_worker_into_mlflow(servers, deployed_run):
     assert run.info.status == "FINISHED"
     assert run.data.tags["prefect.deployment"] == "ci"
     assert run.data.tags["prefect.flow_run_id"] not in ("", "none")
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == list(
-        range(10, 101, 10)
-    )
+    assert [
+        m.step for m in client.get_metric_history(run.info.run_id, "train/loss")
+    ] == list(range(10, 101, 10))
     assert [
         m.step for m in client.get_metric_history(run.info.run_id, "eval/accuracy")
     ] == [100]
@@ -299,3 +301,19 @@ def test_ci_exits_non_zero_when_the_gate_rejects(servers, deployed_run):
     client = MlflowClient(tracking_uri=servers["mlflow_uri"])
     assert str(client.get_model_version_by_alias(model_name, "champion").version) == "1"
     assert client.get_model_version(model_name, "2").tags["gate.decision"] == "rejected"
+
+
+def test_run_overrides_merge_with_the_deployments_own(servers, deployed_run):
+    """`nightly` sets gate.fail_on_reject: false; a run's overrides keep it."""
+    _, config_path, _ = deployed_run
+    weak = {"config": str(config_path), "overrides": {"train.steps": 1}}
+    watch = _run_deployment("nightly", weak, servers["env"], servers["root"])
+    assert watch.returncode == 0, f"{watch.stdout}\n{watch.stderr}"  # not failed
+    import yaml
+
+    model_name = yaml.safe_load(config_path.read_text())["model_name"]
+    client = MlflowClient(tracking_uri=servers["mlflow_uri"])
+    assert str(client.get_model_version_by_alias(model_name, "champion").version) == "1"
+    versions = client.search_model_versions(f"name = '{model_name}'")
+    latest = max(versions, key=lambda v: int(v.version))
+    assert latest.tags["gate.decision"] == "rejected"

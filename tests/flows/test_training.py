@@ -5,9 +5,10 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pyarrow.parquet as pq
 import pytest
+from mlflow.tracking import MlflowClient
+
 from estimators_pipeline.flows import cli
 from estimators_pipeline.tasks.config import PipelineConfig
-from mlflow.tracking import MlflowClient
 
 
 def _cli(*args):

@@ -20,6 +20,7 @@ isolate(
 )
 
 import pytest  # noqa: E402
+
 from estimators_pipeline.tasks.config import PipelineConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

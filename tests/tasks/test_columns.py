@@ -1,7 +1,7 @@
 import pytest
-from estimators_pipeline.tasks import columns
 
 from estimators import feature_column as fc
+from estimators_pipeline.tasks import columns
 
 
 def test_nested_specs_build_the_columns_they_name():

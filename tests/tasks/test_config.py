@@ -1,7 +1,8 @@
 import pytest
+from pydantic import ValidationError
+
 from estimators_pipeline.tasks.columns import build_groups
 from estimators_pipeline.tasks.config import PipelineConfig
-from pydantic import ValidationError
 
 MINIMAL = {
     "model_name": "m",

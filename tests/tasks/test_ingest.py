@@ -3,6 +3,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from estimators_pipeline.tasks import ingest as ingest_lib
 from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.ingest import ingest

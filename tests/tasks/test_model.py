@@ -1,8 +1,8 @@
 import optax
 import pytest
-from estimators_pipeline.tasks import columns, model
 
 from estimators import canned
+from estimators_pipeline.tasks import columns, model
 
 
 def test_resolve_names_module_and_file_attributes(tmp_path):

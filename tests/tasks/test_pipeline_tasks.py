@@ -6,6 +6,8 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
+from mlflow.tracking import MlflowClient
+
 from estimators_pipeline.tasks import runs
 from estimators_pipeline.tasks.evaluate import evaluate, evaluate_champion
 from estimators_pipeline.tasks.export import export
@@ -15,7 +17,6 @@ from estimators_pipeline.tasks.register import register
 from estimators_pipeline.tasks.runs import end_run, start_run
 from estimators_pipeline.tasks.train import train
 from estimators_pipeline.tasks.transform import transform
-from mlflow.tracking import MlflowClient
 
 
 def _train(config, splits, columns, run):
@@ -143,11 +144,11 @@ def test_the_run_says_who_ran_what_on_which_data(chain):
     assert tags["mlflow.source.git.commit"]
     assert run.info.run_name.startswith(chain["config"].model_name + "-")
     inputs = {
-        d.dataset.name: (d.dataset.digest, d.tags[0].value)
+        d.dataset.name: {t.key: t.value for t in d.tags}.get("mlflow.data.context")
         for d in run.inputs.dataset_inputs
     }
-    assert set(inputs) == {"train", "eval"}
-    assert inputs["train"][1] == "training" and inputs["eval"][1] == "evaluation"
+    # (+ "dataset", logged by mlflow.models.evaluate in the export stage)
+    assert inputs["train"] == "training" and inputs["eval"] == "evaluation"
     schema = json.loads(run.inputs.dataset_inputs[0].dataset.schema)
     assert {c["name"] for c in schema["mlflow_colspec"]} >= {"SepalLength", "Species"}
 
@@ -161,8 +162,6 @@ def test_training_metrics_are_grouped_for_the_mlflow_ui(chain):
 def test_mlflow_evaluate_works_on_the_exported_model(chain, tmp_path):
     import mlflow
 
-    metrics = MlflowClient().get_run(chain["run_id"]).data.metrics
-    assert "mlflow_eval/accuracy_score" in metrics  # the export stage ran it
     data = pq.read_table(chain["splits"].eval_uri).to_pandas()
     mlflow.set_experiment(f"evaluate-{chain['config'].model_name}")
     with mlflow.start_run():
@@ -170,8 +169,8 @@ def test_mlflow_evaluate_works_on_the_exported_model(chain, tmp_path):
             chain["exported"].model_uri,
             data,
             targets="Species",
-            predictions="class_ids",
             model_type="classifier",
+            model_config={"output": "class_ids"},
             evaluators=["default"],
         )
     assert result.metrics["accuracy_score"] == pytest.approx(
@@ -181,3 +180,22 @@ def test_mlflow_evaluate_works_on_the_exported_model(chain, tmp_path):
         data.drop(columns=["Species"])
     )
     assert predicted["class_ids"].dtype.kind == "i"  # scalars, not [id] lists
+    one = mlflow.pyfunc.load_model(chain["exported"].model_uri)
+    only = one.predict(data.drop(columns=["Species"]), params={"output": "class_ids"})
+    assert only.name == "class_ids" and only.tolist() == predicted["class_ids"].tolist()
+    metrics = MlflowClient().get_run(chain["run_id"]).data.metrics
+    assert metrics["accuracy_score"] == result.metrics["accuracy_score"]  # by export
+    paths = {a.path for a in MlflowClient().list_artifacts(chain["run_id"])}
+    assert "confusion_matrix.png" in paths
+
+
+def test_scoring_data_without_a_model_column_names_it(chain, tmp_path, repo):
+    import pyarrow.csv as pacsv
+
+    data = pacsv.read_csv(repo / "data/iris_test.csv")
+    uri = resolve_model.fn(chain["config"].model_name)
+    source = tmp_path / "partial.parquet"
+    pq.write_table(data.drop_columns(["PetalWidth"]), source)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['PetalWidth'\]"):
+        score_to_parquet(uri, str(source), str(tmp_path / "out.parquet"))
+    assert not (tmp_path / "out.parquet").exists()

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+
 from estimators_pipeline.tasks import plots
 
 

@@ -1,6 +1,7 @@
 """Everything checkable is checked before any work: one line, naming the field."""
 
 import pytest
+
 from estimators_pipeline.tasks.config import EstimatorConfig
 from estimators_pipeline.tasks.preflight import ConfigError, check, head_metric_keys
 

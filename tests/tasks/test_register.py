@@ -1,6 +1,7 @@
 import math
 
 import pytest
+
 from estimators_pipeline.tasks.config import GateConfig
 from estimators_pipeline.tasks.evaluate import Evaluation
 from estimators_pipeline.tasks.register import decide

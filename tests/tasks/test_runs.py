@@ -3,8 +3,9 @@ import os
 import types
 
 import pytest
-from estimators_pipeline.tasks import runs
 from mlflow.tracking import MlflowClient
+
+from estimators_pipeline.tasks import runs
 
 
 def _spool(config, run_id, points=3):

@@ -3,12 +3,12 @@ import threading
 import time
 
 import pytest
-from estimators_pipeline.tasks.tracking import MAX_BATCH, MlflowMetricWriter, resend
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.tracking import MlflowClient
 
 import estimators as est
+from estimators_pipeline.tasks.tracking import MAX_BATCH, MlflowMetricWriter, resend
 
 
 class FakeClient:
@@ -179,6 +179,7 @@ def test_points_reach_mlflow_within_seconds_without_a_flush():
 
 def test_mlflow_writer_uses_the_active_run_or_starts_one():
     import mlflow
+
     from estimators_pipeline.tasks.tracking import mlflow_writer
 
     mlflow.set_experiment(f"library-{time.time_ns()}")

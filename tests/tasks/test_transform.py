@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
+
 from estimators_pipeline.tasks import columns
 from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.ingest import ingest
