@@ -283,7 +283,7 @@ class Estimator:
         *,
         slice_by: Sequence[str | Sequence[str]] | None = None,
     ) -> dict[str, Any]:
-        """Evaluates the model on `input_fn`'s data; metrics merge exactly across batches.
+        """Evaluates the model on `input_fn`'s data, merging metrics exactly.
 
         Args:
             input_fn: Returns a Dataset or an iterable of `(features, labels)`.
@@ -292,7 +292,7 @@ class Estimator:
             checkpoint_path: A checkpoint to evaluate; default the latest.
             name: Name of this evaluation (summaries go under `eval_<name>/`).
             slice_by: Raw features (or tuples of them) to slice on: `"slices"` then
-                lists each slice's metrics and row `count` (see `est.slicing`),
+                lists each slice's metrics and row `count` (`estimators.slicing`),
                 also written to `eval_dir(name)/slices-<global_step>.parquet|csv`.
 
         Returns:

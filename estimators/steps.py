@@ -57,6 +57,8 @@ class StepConfig:
         Fetches only grow, and every variant is kept on this config, so a hook
         asking for a name costs one compilation, once.
         """
+        if not names:
+            return self
         wanted = tuple(sorted(set(self.fetches).union(names)))
         if wanted == self.fetches:
             return self
