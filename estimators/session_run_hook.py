@@ -152,7 +152,7 @@ class SessionRunContext:
     def __init__(self, original_args: SessionRunArgs, session: HookSession) -> None:
         self.original_args = original_args
         self.session = session
-        self.global_step = session.global_step
+        self.global_step: int | None = getattr(session, "global_step", None)
         self._stop_requested = False
 
     @property

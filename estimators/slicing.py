@@ -68,6 +68,11 @@ def _encode(name: str, column: Any, rows: int) -> tuple[np.ndarray, list[Any]]:
         column = np.asarray(column)
         if column.ndim == 2 and column.shape[1] == 1:  # [B, 1], as numpy_input_fn
             column = column[:, 0]
+        if column.ndim != 1:
+            raise ValueError(
+                f"slice_by: feature {name!r} must hold one value per row (a string"
+                f" or int column), got shape {column.shape}."
+            )
     try:
         array = column if not isinstance(column, np.ndarray) else pa.array(column)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as e:

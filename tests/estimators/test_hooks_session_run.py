@@ -263,3 +263,23 @@ def test_unknown_names_and_feeds_fail_with_the_fix(tmp_path):
         est.FinalOpsHook("loss", final_ops_feed_dict={})
     with pytest.raises(ValueError, match="scaffold"):
         est.SummarySaverHook(save_steps=1, scaffold=object())
+
+
+def test_logging_by_seconds_and_at_end(tmp_path, caplog):
+    # tf's LoggingTensorHookTest: every_n_secs logs the first step, then not
+    # before the seconds pass; at_end logs the last step's values once.
+    seen = []
+    by_secs = est.LoggingTensorHook(
+        {"step": "global_step"}, every_n_secs=3600, formatter=lambda v: seen.append(v)
+    )
+    groups = GroupEnds()
+    with caplog.at_level(logging.INFO, logger="estimators"):
+        make(tmp_path).train(
+            input_fn,
+            steps=7,
+            hooks=[by_secs, est.LoggingTensorHook(["w_mean"], at_end=True), groups],
+        )
+    assert [int(v["step"]) for v in seen] == [0]
+    assert groups.ends == [1, 7]  # nothing else due: the other six steps fuse
+    at_end = [r.getMessage() for r in caplog.records if "w_mean" in r.getMessage()]
+    assert at_end == [f"w_mean = {np.float32(w_at(7))}"]  # 1 - 0.5^6 = 0.984375
