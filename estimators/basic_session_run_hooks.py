@@ -412,6 +412,7 @@ class ProfilerHook(_Periodic):
         self._output_dir = output_dir or "."
         self._show_memory = show_memory
         self._tracing = False
+        self._missed = False
 
     def steps_until_needed(self, global_step: int) -> int | None:
         # The hook starts a trace before the step it profiles: the group before
@@ -422,7 +423,7 @@ class ProfilerHook(_Periodic):
     def before_run(self, run_context: SessionRunContext) -> SessionRunArgs | None:
         step = run_context.global_step
         if self.timer.every_steps is not None:
-            trace = self.timer.steps_until(step) == 1
+            trace = self._missed or self.timer.steps_until(step) == 1
         else:
             trace = self.timer.due(step, step)
         if trace:
@@ -439,6 +440,11 @@ class ProfilerHook(_Periodic):
             _ = run_values.results  # waits for the traced step to finish
             self._stop(step)
             self.timer.update_last_triggered_step(step)
+            self._missed = False
+        elif self.timer.every_steps is not None:
+            # Under a fixed steps_per_execution a call may run past a step asked
+            # for without stopping before it: trace the next call instead.
+            self._missed = self._missed or self.timer.due(self._previous, step)
         self._previous = step
 
     def _stop(self, step: int) -> None:

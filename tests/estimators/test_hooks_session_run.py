@@ -283,3 +283,14 @@ def test_logging_by_seconds_and_at_end(tmp_path, caplog):
     assert groups.ends == [1, 7]  # nothing else due: the other six steps fuse
     at_end = [r.getMessage() for r in caplog.records if "w_mean" in r.getMessage()]
     assert at_end == [f"w_mean = {np.float32(w_at(7))}"]  # 1 - 0.5^6 = 0.984375
+
+
+def test_profiler_hook_under_a_fixed_steps_per_execution(tmp_path):
+    # Calls of 2 steps end at 2, 4, 6: step 1 is traced within the first call;
+    # step 4 (1 + 3) is passed inside the call ending at 4, so the next call,
+    # steps 5-6, is traced.
+    out = tmp_path / "profile"
+    make(tmp_path, steps_per_execution=2).train(
+        input_fn, steps=6, hooks=[est.ProfilerHook(save_steps=3, output_dir=str(out))]
+    )
+    assert sorted(os.listdir(out)) == ["profile-1", "profile-5"]
