@@ -291,6 +291,13 @@ def test_profiler_hook_under_a_fixed_steps_per_execution(tmp_path):
     # steps 5-6, is traced.
     out = tmp_path / "profile"
     make(tmp_path, steps_per_execution=2).train(
-        input_fn, steps=6, hooks=[est.ProfilerHook(save_steps=3, output_dir=str(out))]
+        input_fn,
+        steps=6,
+        hooks=[est.ProfilerHook(save_steps=3, output_dir=str(out), show_memory=True)],
     )
-    assert sorted(os.listdir(out)) == ["profile-1", "profile-5"]
+    assert sorted(os.listdir(out)) == [
+        "memory-2.prof",  # a device memory profile after each trace
+        "memory-6.prof",
+        "profile-1",
+        "profile-5",
+    ]

@@ -133,3 +133,42 @@ def test_bad_slice_by_names_the_feature(classifier, people):
     with pytest.raises(ValueError, match="`slice_by` entries must be"):
         parse_slice_by([3])
     assert parse_slice_by(None) == ()
+
+
+def test_slicer_merges_exactly_across_batches_with_nulls():
+    import jax.numpy as jnp
+    import pyarrow as pa
+
+    from estimators import batching
+    from estimators.metrics import Metric
+    from estimators.slicing import Slicer
+
+    def mean_of_mask(state):
+        return state["total"] / state["count"]
+
+    def evaluate(batch):  # what a mask-aware model_fn computes on a batch
+        values, mask = jnp.asarray(batch.labels), jnp.asarray(batch.mask)
+        metric = Metric(
+            {"total": jnp.sum(values * mask), "count": jnp.sum(mask)}, mean_of_mask
+        )
+        return metric.result(), {"mean": metric}
+
+    slicer = Slicer(parse_slice_by(["city"]))
+    capture = slicer.capture(None)
+    for cities, labels in [
+        (pa.array(["a", None, "a"]), [1.0, 2.0, 4.0]),
+        (np.array(["b", "a"], dtype=object), [8.0, 16.0]),
+    ]:
+        capture({"city": cities})
+        rows = len(labels)
+        batch = batching.Batch({}, np.array(labels, np.float32), None)
+        slicer.add(batch, rows, evaluate)
+    got = {row["slice"]["city"]: row for row in slicer.rows()}
+    assert list(got) == ["a", "b", None]
+    # "a": rows 1, 4 and 16 over two batches: (1 + 4 + 16) / 3 = 7; the loss is
+    # the batch means (2.5 over 2 rows, 16 over 1) weighted by rows: (5 + 16) / 3.
+    assert got["a"]["count"] == 3
+    assert got["a"]["mean"] == pytest.approx(7.0)
+    assert got["a"]["loss"] == pytest.approx(7.0)
+    assert got[None]["count"] == 1 and got[None]["mean"] == pytest.approx(2.0)
+    assert got["b"]["mean"] == pytest.approx(8.0)
