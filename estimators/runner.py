@@ -26,7 +26,7 @@ from estimators.metrics import Metric, compute_results, merge_metric_dicts
 from estimators.mode_keys import ModeKeys
 from estimators.program import ModelProgram, Traced, init_variables
 from estimators.slicing import Slicer, parse_slice_by
-from estimators.steps import StepConfig, eval_step, predict_step
+from estimators.steps import StepConfig, eval_step, eval_step_fetching, predict_step
 from estimators.train_state import (
     TrainState,
     checkpoint_template,
@@ -296,13 +296,14 @@ class ModelRunner:
                     ModeKeys.EVAL, batch, pipeline.host_only, strategy
                 )
             hooks.before_step(context)
+            config = config.with_fetches(context.fetches)
             run = functools.partial(
                 _eval_batch, config, variables, step_array, rng, strategy
             )
-            loss, metrics = run(batch)
+            loss, metrics, fetched = run(batch)
             if slicer is not None:
                 slicer.add(batch, rows, run)
-            context._set_outputs({"loss": loss})
+            context._set_outputs({"loss": loss}, fetched)
             hooks.after_step(context)
             total_loss = loss if total_loss is None else total_loss + loss
             totals = merge_metric_dicts(totals, metrics)
@@ -385,10 +386,13 @@ def _eval_batch(
     rng: jax.Array,
     strategy: Any,
     batch: batching.Batch,
-) -> tuple[jax.Array, dict[str, Metric]]:
+) -> tuple[jax.Array, dict[str, Metric], dict[str, jax.Array]]:
+    """The loss, metrics and fetched values of one batch (sharded under a strategy)."""
     if strategy is not None:
         batch = strategy.shard_batch(batch)
-    return eval_step(config, variables, step, rng, batch)
+    if config.fetches:
+        return eval_step_fetching(config, variables, step, rng, batch)
+    return (*eval_step(config, variables, step, rng, batch), {})
 
 
 def _replicate(

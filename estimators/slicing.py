@@ -32,7 +32,7 @@ __all__ = ["Slicer", "parse_slice_by", "slice_name", "write_slices"]
 
 SliceSpec = tuple[str, ...]
 SliceKey = tuple[SliceSpec, tuple[Any, ...]]
-EvalFn = Callable[[batching.Batch], tuple[Any, Mapping[str, Metric]]]
+EvalFn = Callable[[batching.Batch], tuple[Any, ...]]  # loss, metrics, ...
 
 
 def parse_slice_by(slice_by: Any) -> tuple[SliceSpec, ...]:
@@ -151,7 +151,7 @@ class Slicer:
                 mask[:rows] = selected
                 first = int(np.argmax(selected))
                 key = (spec, tuple(encoded[n][1][encoded[n][0][first]] for n in spec))
-                loss, metrics = evaluate(
+                loss, metrics, *_ = evaluate(
                     batching.Batch(batch.features, batch.labels, mask)
                 )
                 count = float(selected.sum())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from types import SimpleNamespace
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -201,11 +202,12 @@ def test_profiler_hook_writes_a_trace_for_the_steps_asked(tmp_path):
 
 
 def test_builtin_cadence_lets_steps_fuse():
+    at_step_10 = SimpleNamespace(global_step=10)  # what a run resumed at 10 gives
     hook = est.LoggingTensorHook(["loss"], every_n_iter=5)
-    hook.timer.start(10)
+    hook.after_create_session(at_step_10, None)
     assert [hook.steps_until_needed(s) for s in (10, 11, 12, 15, 16)] == [1, 5, 4, 1, 5]
     by_secs = est.LoggingTensorHook(["loss"], every_n_secs=30)
-    by_secs.timer.start(10)
+    by_secs.after_create_session(at_step_10, None)
     assert (
         by_secs.steps_until_needed(10) == 1 and by_secs.steps_until_needed(11) is None
     )
@@ -301,3 +303,25 @@ def test_profiler_hook_under_a_fixed_steps_per_execution(tmp_path):
         "profile-1",
         "profile-5",
     ]
+
+
+def test_evaluation_hooks_fetch_predictions_and_summaries(tmp_path):
+    estimator = make(tmp_path)
+    estimator.train(input_fn, steps=3)
+    seen = []
+    hook = est.LoggingTensorHook(
+        {"w": "w", "mean": "w_mean", "loss": "loss"},
+        every_n_iter=1,
+        formatter=lambda values: seen.append(values),
+    )
+    estimator.evaluate(lambda: input_fn().take(2), hooks=[hook])
+    # Both batches see w_3 = 1 - 0.5^3 = 0.875; loss (1 - 0.875)^2 = 0.015625.
+    assert len(seen) == 2
+    for values in seen:
+        np.testing.assert_allclose(values["w"], [0.875, 0.875])
+        assert values["mean"] == pytest.approx(0.875)
+        assert values["loss"] == pytest.approx(0.015625)
+    with pytest.raises(ValueError, match=r"'nope'.*EVAL spec's predictions"):
+        estimator.evaluate(
+            lambda: input_fn().take(1), hooks=[est.FinalOpsHook(["nope"])]
+        )
