@@ -3,7 +3,8 @@
 `evaluate(..., slice_by=["country", ("age_bucket", "sex")])` reads the named raw
 features of each batch on the host (before the feature-column transform), and
 for each value (or combination of values) present in the batch runs the same
-compiled eval step with a mask selecting that value's rows. `est.losses` and
+compiled eval step with a mask selecting that value's rows (a call per slice
+value and batch; their results are read from the device together). `est.losses` and
 `est.metrics` honour the mask and merge exactly across batches, so each slice's
 metrics equal those computed on the slice's rows alone, however the data is
 batched; the slice's `loss` is its batch losses weighted by its rows (exact for a
@@ -22,11 +23,12 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 import pyarrow as pa
 
 from estimators import atomic, batching
-from estimators.metrics import Metric, compute_results, merge_metric_dicts
+from estimators.metrics import Metric, compute_results
 
 __all__ = ["Slicer", "parse_slice_by", "slice_name", "write_slices"]
 
@@ -110,7 +112,8 @@ class Slicer:
         self.specs = tuple(specs)
         self.columns = sorted({name for spec in self.specs for name in spec})
         self._raw: dict[str, Any] | None = None
-        self._metrics: dict[SliceKey, dict[str, Metric]] = {}
+        # slice -> metric name -> (result_fn, summed statistics on the host)
+        self._metrics: dict[SliceKey, dict[str, tuple[Any, dict[str, Any]]]] = {}
         self._loss: dict[SliceKey, float] = {}
         self._count: dict[SliceKey, float] = {}
 
@@ -132,7 +135,11 @@ class Slicer:
         return capturing
 
     def add(self, batch: batching.Batch, rows: int, evaluate: EvalFn) -> None:
-        """Runs `evaluate` once per slice value in the batch, with its rows' mask."""
+        """Runs `evaluate` once per slice value in the batch, with its rows' mask.
+
+        `evaluate(batch)` returns the loss and metrics of a masked batch; the
+        results of all slices are read from the device together.
+        """
         raw, self._raw = self._raw, None
         if raw is None:
             raise ValueError(
@@ -140,6 +147,9 @@ class Slicer:
             )
         encoded = {name: _encode(name, raw[name], rows) for name in self.columns}
         size = len(batch.mask) if batch.mask is not None else rows
+        keys: list[SliceKey] = []
+        counts: list[float] = []
+        outputs = []
         for spec in self.specs:
             combined = np.zeros(rows, np.int64)
             for name in spec:
@@ -147,19 +157,26 @@ class Slicer:
                 combined = combined * len(values) + codes
             for code in np.unique(combined):
                 selected = combined == code
+                first = int(np.argmax(selected))
+                keys.append(
+                    (spec, tuple(encoded[n][1][encoded[n][0][first]] for n in spec))
+                )
+                counts.append(float(selected.sum()))
                 mask = np.zeros(size, np.float32)
                 mask[:rows] = selected
-                first = int(np.argmax(selected))
-                key = (spec, tuple(encoded[n][1][encoded[n][0][first]] for n in spec))
-                loss, metrics, *_ = evaluate(
-                    batching.Batch(batch.features, batch.labels, mask)
-                )
-                count = float(selected.sum())
-                self._metrics[key] = merge_metric_dicts(
-                    self._metrics.get(key, {}), metrics
-                )
-                self._loss[key] = self._loss.get(key, 0.0) + float(loss) * count
-                self._count[key] = self._count.get(key, 0.0) + count
+                outputs.append(evaluate(batch._replace(mask=mask))[:2])
+        for key, count, (loss, metrics) in zip(
+            keys, counts, jax.device_get(outputs), strict=True
+        ):
+            totals = self._metrics.setdefault(key, {})
+            for name, metric in metrics.items():
+                state = {k: np.asarray(v) for k, v in metric.state.items()}
+                if name in totals:
+                    before = totals[name][1]
+                    state = {k: before[k] + v for k, v in state.items()}
+                totals[name] = (metric.result_fn, state)
+            self._loss[key] = self._loss.get(key, 0.0) + float(loss) * count
+            self._count[key] = self._count.get(key, 0.0) + count
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per slice: `{"slice": {feature: value}, "count": n, metrics...}`."""
@@ -176,7 +193,12 @@ class Slicer:
                 {
                     "slice": dict(zip(spec, values, strict=True)),
                     "count": int(count),
-                    **compute_results(self._metrics[key]),
+                    **compute_results(
+                        {
+                            n: Metric(st, fn)
+                            for n, (fn, st) in self._metrics[key].items()
+                        }
+                    ),
                     "loss": self._loss[key] / count if count else 0.0,
                 }
             )
