@@ -118,23 +118,36 @@ class SecondOrStepTimer:
 
 
 class _Periodic(SessionRunHook):
-    """A hook acting on a `SecondOrStepTimer`; `_act` does the work."""
+    """A hook acting on a `SecondOrStepTimer` of local steps; `_act` does the work.
+
+    Local steps count the steps run since `after_create_session`: in training
+    the global_step advances with them (by a fused call's length); in evaluate
+    and predict, where it does not, each run counts one (tf's iterations).
+    """
 
     timer: SecondOrStepTimer | None
+    _start = _global = _local = 0
 
     def after_create_session(self, session: HookSession, coord: Any) -> None:
-        self._previous = session.global_step
+        self._start = self._global = session.global_step
+        self._local = 0
         if self.timer is not None:
-            self.timer.start(session.global_step)
+            self.timer.start(0)
+
+    def _advance(self, global_step: int) -> tuple[int, int]:
+        """The local step before and after the run that ended at `global_step`."""
+        ran = global_step - self._global if global_step > self._global else 1
+        before = self._local
+        self._local, self._global = before + ran, global_step
+        return before, self._local
 
     def after_run(
         self, run_context: SessionRunContext, run_values: SessionRunValues
     ) -> None:
-        step = run_context.global_step
-        if self.timer is not None and self.timer.due(self._previous, step):
-            elapsed = self.timer.update_last_triggered_step(step)
+        before, after = self._advance(run_context.global_step)
+        if self.timer is not None and self.timer.due(before, after):
+            elapsed = self.timer.update_last_triggered_step(after)
             self._act(run_context, run_values, elapsed)
-        self._previous = step
 
     def _act(
         self,
@@ -145,7 +158,9 @@ class _Periodic(SessionRunHook):
         raise NotImplementedError
 
     def steps_until_needed(self, global_step: int) -> int | None:
-        return None if self.timer is None else self.timer.steps_until(global_step)
+        if self.timer is None:
+            return None
+        return self.timer.steps_until(global_step - self._start)
 
 
 class LoggingTensorHook(_Periodic):
@@ -412,6 +427,7 @@ class ProfilerHook(_Periodic):
         self._output_dir = output_dir or "."
         self._show_memory = show_memory
         self._tracing = False
+        self._missed = False
 
     def steps_until_needed(self, global_step: int) -> int | None:
         # The hook starts a trace before the step it profiles: the group before
@@ -420,13 +436,14 @@ class ProfilerHook(_Periodic):
         return until if until is None or until == 1 else until - 1
 
     def before_run(self, run_context: SessionRunContext) -> SessionRunArgs | None:
-        step = run_context.global_step
+        local = self._local
         if self.timer.every_steps is not None:
-            trace = self.timer.steps_until(step) == 1
+            trace = self._missed or self.timer.steps_until(local) == 1
         else:
-            trace = self.timer.due(step, step)
+            trace = self.timer.due(local, local)
         if trace:
-            self._path = os.path.join(self._output_dir, f"profile-{step + 1}")
+            step = run_context.global_step + 1
+            self._path = os.path.join(self._output_dir, f"profile-{step}")
             jax.profiler.start_trace(self._path)
             self._tracing = True
         return SessionRunArgs("loss")
@@ -434,12 +451,16 @@ class ProfilerHook(_Periodic):
     def after_run(
         self, run_context: SessionRunContext, run_values: SessionRunValues
     ) -> None:
-        step = run_context.global_step
+        before, after = self._advance(run_context.global_step)
         if self._tracing:
             _ = run_values.results  # waits for the traced step to finish
-            self._stop(step)
-            self.timer.update_last_triggered_step(step)
-        self._previous = step
+            self._stop(run_context.global_step)
+            self.timer.update_last_triggered_step(after)
+            self._missed = False
+        elif self.timer.every_steps is not None:
+            # Under a fixed steps_per_execution a call may run past a step asked
+            # for without stopping before it: trace the next call instead.
+            self._missed = self._missed or self.timer.due(before, after)
 
     def _stop(self, step: int) -> None:
         jax.profiler.stop_trace()

@@ -19,7 +19,6 @@ from estimators.mode_keys import ModeKeys
 from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
 from estimators.runner import ModelRunner, feature_columns_in
-from estimators.train_state import variable_arrays
 from estimators.training_loop import SummaryWriters, TrainingLoop
 from estimators.validation import check_at_most_one, check_positive_int
 from estimators.warm_start import WarmStartReport, WarmStartSettings
@@ -186,25 +185,19 @@ class Estimator:
     def get_variable_names(self) -> list[str]:
         """Variable names in the latest checkpoint: "params/Dense_0/kernel", ...,
         and "global_step" (no optimizer state)."""
-        return sorted(self._variables(), key=lambda k: (k == "global_step", k))
+        return sorted(
+            self._runner.checkpoint_variables(), key=lambda k: (k == "global_step", k)
+        )
 
     def get_variable_value(self, name: str) -> np.ndarray:
         """The value of one variable (a name from `get_variable_names()`)."""
-        variables = self._variables()
+        variables = self._runner.checkpoint_variables()
         if name not in variables:
             raise ValueError(
                 f"variable {name!r} is not in the checkpoint; known variables: "
                 f"{self.get_variable_names()}."
             )
         return variables[name]
-
-    def _variables(self) -> dict[str, np.ndarray]:
-        path = self.latest_checkpoint()
-        if path is None:
-            raise ValueError(
-                f"no checkpoint in model_dir {self._model_dir!r}: train the model first."
-            )
-        return variable_arrays(checkpoints.read_checkpoint(path)[0])
 
     # -- train -----------------------------------------------------------------------
 
@@ -283,18 +276,20 @@ class Estimator:
         hooks: Sequence[Hook] | None = None,
         checkpoint_path: str | None = None,
         name: str | None = None,
+        *,
+        slice_by: Sequence[str | Sequence[str]] | None = None,
     ) -> dict[str, Any]:
-        """Evaluates the model on `input_fn`'s data.
-
-        Metrics are merged exactly across batches; every batch runs at its true
-        size (a last partial batch costs one more compilation).
+        """Evaluates the model on `input_fn`'s data, merging metrics exactly.
 
         Args:
             input_fn: Returns a Dataset or an iterable of `(features, labels)`.
             steps: Evaluate at most this many batches; None: until the input ends.
-            hooks: `est.Hook`s run around the steps.
+            hooks: `est.Hook`s (or `est.SessionRunHook`s) run around the steps.
             checkpoint_path: A checkpoint to evaluate; default the latest.
             name: Name of this evaluation (summaries go under `eval_<name>/`).
+            slice_by: Raw features (or tuples of them) to slice on: `"slices"` then
+                lists each slice's metrics and row `count` (`estimators.slicing`),
+                also written to `eval_dir(name)/slices-<global_step>.parquet|csv`.
 
         Returns:
             The metrics, `loss` (the mean of the batch losses) and `global_step`.
@@ -306,6 +301,7 @@ class Estimator:
             hooks=HookList(hooks or ()),
             checkpoint=checkpoint_path or self.latest_checkpoint(),
             strategy=self._eval_distribute,
+            slice_by=slice_by,
         )
         self._writers.write_eval(results, name)
         return results

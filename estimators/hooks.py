@@ -84,7 +84,7 @@ class StepContext:
         self.stop_requested = True
 
     def request_fetches(self, names: Sequence[str]) -> None:
-        """Asks the train step to also output these TRAIN predictions from now on.
+        """Asks the train (or eval) step to also output these predictions from now on.
 
         Call it in `begin` or `before_step`; the values are in `fetched` after
         the step. A new name costs one compilation (names are kept once asked).
@@ -111,7 +111,7 @@ class StepContext:
 
     @property
     def fetched(self) -> dict[str, np.ndarray]:
-        """The step's fetched predictions (see `request_fetches`), as numpy arrays.
+        """The step's fetched values (see `request_fetches`), as numpy arrays.
 
         Synchronises; under fused steps these are the last step's values.
         """

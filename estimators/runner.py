@@ -8,6 +8,7 @@ predictions. Dependencies run one way: `estimator -> export -> runner`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -24,12 +25,14 @@ from estimators.input_pipeline import InputPipeline, call_input_fn
 from estimators.metrics import Metric, compute_results, merge_metric_dicts
 from estimators.mode_keys import ModeKeys
 from estimators.program import ModelProgram, Traced, init_variables
-from estimators.steps import StepConfig, eval_step, predict_step
+from estimators.slicing import Slicer, parse_slice_by
+from estimators.steps import StepConfig, eval_step, eval_step_fetching, predict_step
 from estimators.train_state import (
     TrainState,
     checkpoint_template,
     from_checkpoint_tree,
     serving_template,
+    variable_arrays,
 )
 from estimators.warm_start import (
     WarmStartReport,
@@ -231,6 +234,16 @@ class ModelRunner:
         self._loaded = (stamp, loaded)
         return loaded
 
+    def checkpoint_variables(self) -> dict[str, np.ndarray]:
+        """The variables and global_step of the latest checkpoint, by name."""
+        path = checkpoints.latest_checkpoint(self.config.model_dir)
+        if path is None:
+            raise ValueError(
+                f"no checkpoint in model_dir {self.config.model_dir!r}: train the "
+                "model first."
+            )
+        return variable_arrays(checkpoints.read_checkpoint(path)[0])
+
     def forget_variables(self) -> None:
         """Drops the cached variables: the next call reads the checkpoint again."""
         self._loaded = None
@@ -245,8 +258,16 @@ class ModelRunner:
         hooks: HookList,
         checkpoint: str | None,
         strategy: Any = None,
+        slice_by: Any = None,
     ) -> dict[str, Any]:
-        """Streams `pipeline` through the eval step; metrics merged exactly."""
+        """Streams `pipeline` through the eval step; metrics merged exactly.
+
+        With `slice_by` (see `estimators.slicing`), `results["slices"]` holds
+        the metrics of each slice, computed in the same pass.
+        """
+        slicer = Slicer(parse_slice_by(slice_by)) if slice_by else None
+        if slicer is not None:
+            pipeline.transform = slicer.capture(pipeline.transform)
         totals: dict[str, Metric] = {}
         total_loss: Any = None
         count = 0
@@ -276,10 +297,14 @@ class ModelRunner:
                     ModeKeys.EVAL, batch, pipeline.host_only, strategy
                 )
             hooks.before_step(context)
-            if strategy is not None:
-                batch = strategy.shard_batch(batch)
-            loss, metrics = eval_step(config, variables, step_array, rng, batch)
-            context._set_outputs({"loss": loss})
+            config = config.with_fetches(context.fetches)
+            run = functools.partial(
+                _eval_batch, config, variables, step_array, rng, strategy
+            )
+            loss, metrics, fetched = run(batch)
+            if slicer is not None:
+                slicer.add(batch, rows, run)
+            context._set_outputs({"loss": loss}, fetched)
             hooks.after_step(context)
             total_loss = loss if total_loss is None else total_loss + loss
             totals = merge_metric_dicts(totals, metrics)
@@ -292,6 +317,8 @@ class ModelRunner:
         results: dict[str, Any] = compute_results(totals)
         results["loss"] = float(total_loss) / count
         results["global_step"] = context.global_step
+        if slicer is not None:
+            results["slices"] = slicer.rows()
         return results
 
     def predict(
@@ -351,6 +378,22 @@ class ModelRunner:
         if self.prediction_transform is not None:
             predictions = self.prediction_transform(predictions)
         return predictions
+
+
+def _eval_batch(
+    config: StepConfig,
+    variables: Any,
+    step: jax.Array,
+    rng: jax.Array,
+    strategy: Any,
+    batch: batching.Batch,
+) -> tuple[jax.Array, dict[str, Metric], dict[str, jax.Array]]:
+    """The loss, metrics and fetched values of one batch (sharded under a strategy)."""
+    if strategy is not None:
+        batch = strategy.shard_batch(batch)
+    if config.fetches:
+        return eval_step_fetching(config, variables, step, rng, batch)
+    return (*eval_step(config, variables, step, rng, batch), {})
 
 
 def _replicate(

@@ -4,7 +4,8 @@ A tf hook ports by changing its imports and naming tensors instead of holding
 them: `before_run` returns `SessionRunArgs(fetches)` whose fetches are names
 (a string, or a dict / list / tuple of them) of what the model_fn computes:
 
-- a key of the TRAIN spec's `predictions` (the train step then outputs it),
+- a key of the TRAIN (or, in evaluate, EVAL) spec's `predictions` (the
+  compiled step then outputs it),
 - an `est.summary.scalar` name, `"loss"`, or `"global_step"` (as tf's read of
   the global step inside `session.run`: the value before the step ran).
 
@@ -152,7 +153,7 @@ class SessionRunContext:
     def __init__(self, original_args: SessionRunArgs, session: HookSession) -> None:
         self.original_args = original_args
         self.session = session
-        self.global_step = session.global_step
+        self.global_step: int | None = getattr(session, "global_step", None)
         self._stop_requested = False
 
     @property
@@ -259,7 +260,7 @@ def _lookup(context: StepContext, name: str, *, stale: bool) -> Any:
     raise ValueError(
         f"a hook fetches {name!r}, which this {context.mode} run does not give; "
         f"it can fetch 'global_step' and {sorted({*outputs, *context.fetched})} "
-        "(prediction keys in train only)."
+        "(prediction keys and summaries in train and evaluate)."
     )
 
 

@@ -24,9 +24,10 @@ from estimators.spec import EstimatorSpec
 from estimators.train_state import TrainState
 
 __all__ = [
-    "predict_spec",
     "StepConfig",
     "eval_step",
+    "eval_step_fetching",
+    "predict_spec",
     "predict_step",
     "train_step",
     "train_steps",
@@ -44,10 +45,11 @@ class StepConfig:
             the error a model_fn gets when it asks for one.
         replicated: Under a data-parallel strategy, the sharding that pins the
             train state to every device; else None.
-        fetches: Names the train step also outputs (sorted), for hooks that read
-            them: keys of the TRAIN spec's predictions; "loss", "global_step" and
-            summary names are accepted and already among the outputs. Empty by
-            default, so the default step outputs nothing more.
+        fetches: Names the train step (and `eval_step_fetching`) also output
+            (sorted), for hooks that read them: keys of the spec's predictions;
+            "loss", "global_step" and summary names are accepted (the train step
+            outputs summaries anyway). Empty by default, so the default steps
+            output nothing more.
     """
 
     program: ModelProgram
@@ -65,6 +67,8 @@ class StepConfig:
         Fetches only grow, and every variant is kept on this config, so a hook
         asking for a name costs one compilation, once.
         """
+        if not names:
+            return self
         wanted = tuple(sorted(set(self.fetches).union(names)))
         if wanted == self.fetches:
             return self
@@ -118,7 +122,10 @@ def _train_step(
 
 
 def _fetched(
-    names: tuple[str, ...], predictions: Any, summaries: Mapping[str, Any]
+    names: tuple[str, ...],
+    predictions: Any,
+    summaries: Mapping[str, Any],
+    mode: str = ModeKeys.TRAIN,
 ) -> Outputs:
     """The predictions named in `names` (checked at trace time)."""
     if not names:
@@ -132,9 +139,9 @@ def _fetched(
         elif name not in ("loss", "global_step") and name not in summaries:
             raise ValueError(
                 f"a hook fetches {name!r}, which the model_fn does not give in "
-                "TRAIN mode; a hook can fetch 'loss', 'global_step', the "
-                f"est.summary.scalar names {sorted(summaries)} and the TRAIN "
-                f"spec's predictions {sorted(predictions)}."
+                f"{mode.upper()} mode; a hook can fetch 'loss', 'global_step', the "
+                f"est.summary.scalar names {sorted(summaries)} and the "
+                f"{mode.upper()} spec's predictions {sorted(predictions)}."
             )
     return out
 
@@ -208,18 +215,16 @@ def train_steps(
     return _keep_replicated(config, _track_state(state)), last, fetched
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def eval_step(
+def _eval_step(
     config: StepConfig,
     variables: Any,
     step: jax.Array,
     rng: jax.Array,
     batch: Batch,
-) -> tuple[jax.Array, dict[str, Metric]]:
-    """Computes the loss and metric statistics of one batch."""
+) -> tuple[jax.Array, dict[str, Metric], Outputs]:
     features, labels, mask = batch
     key = jax.random.fold_in(jax.random.wrap_key_data(rng), step)
-    spec, _, _ = config.program.apply(
+    spec, _, summaries = config.program.apply(
         variables,
         features,
         labels,
@@ -234,7 +239,34 @@ def eval_step(
         name: _as_metric(name, value, rows)
         for name, value in (spec.eval_metric_ops or {}).items()
     }
-    return jnp.asarray(spec.loss, jnp.float32), metrics
+    fetched = _fetched(config.fetches, spec.predictions, summaries, ModeKeys.EVAL)
+    fetched.update({k: summaries[k] for k in config.fetches if k in summaries})
+    return jnp.asarray(spec.loss, jnp.float32), metrics, fetched
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def eval_step(
+    config: StepConfig,
+    variables: Any,
+    step: jax.Array,
+    rng: jax.Array,
+    batch: Batch,
+) -> tuple[jax.Array, dict[str, Metric]]:
+    """Computes the loss and metric statistics of one batch."""
+    loss, metrics, _ = _eval_step(config, variables, step, rng, batch)
+    return loss, metrics
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def eval_step_fetching(
+    config: StepConfig,
+    variables: Any,
+    step: jax.Array,
+    rng: jax.Array,
+    batch: Batch,
+) -> tuple[jax.Array, dict[str, Metric], Outputs]:
+    """`eval_step` that also outputs the `config.fetches` predictions and summaries."""
+    return _eval_step(config, variables, step, rng, batch)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))

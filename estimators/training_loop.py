@@ -30,6 +30,7 @@ from estimators.hooks import (
 )
 from estimators.input_pipeline import HostBatch, InputPipeline
 from estimators.mode_keys import ModeKeys
+from estimators.slicing import write_slices
 from estimators.steps import StepConfig, train_step, train_steps
 from estimators.train_state import TrainState, checkpoint_tree
 from estimators.writers import JsonlWriter, MetricWriter, MultiWriter
@@ -89,7 +90,10 @@ class SummaryWriters:
             self._writer = None
 
     def write_eval(self, results: dict[str, Any], name: str | None) -> None:
-        """Writes an evaluation's scalar results under `eval/` (`eval_<name>/`)."""
+        """Writes an evaluation's scalar results under `eval/` (`eval_<name>/`).
+
+        Per-slice results also go to `model_dir/eval[_<name>]/slices-<step>.*`.
+        """
         prefix = f"eval_{name}" if name else "eval"
         scalars = {
             f"{prefix}/{k}": v
@@ -101,6 +105,9 @@ class SummaryWriters:
             writer.write_scalars(results["global_step"], scalars)
         finally:
             self.release()
+        if "slices" in results and distribute.is_chief():
+            directory = os.path.join(self._model_dir, prefix)
+            write_slices(directory, results["slices"], results["global_step"])
 
 
 def run_length(config: Any, hooks: HookList, fuse: bool) -> Callable[[int], int]:

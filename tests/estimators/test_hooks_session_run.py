@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+from types import SimpleNamespace
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -201,11 +202,12 @@ def test_profiler_hook_writes_a_trace_for_the_steps_asked(tmp_path):
 
 
 def test_builtin_cadence_lets_steps_fuse():
+    at_step_10 = SimpleNamespace(global_step=10)  # what a run resumed at 10 gives
     hook = est.LoggingTensorHook(["loss"], every_n_iter=5)
-    hook.timer.start(10)
+    hook.after_create_session(at_step_10, None)
     assert [hook.steps_until_needed(s) for s in (10, 11, 12, 15, 16)] == [1, 5, 4, 1, 5]
     by_secs = est.LoggingTensorHook(["loss"], every_n_secs=30)
-    by_secs.timer.start(10)
+    by_secs.after_create_session(at_step_10, None)
     assert (
         by_secs.steps_until_needed(10) == 1 and by_secs.steps_until_needed(11) is None
     )
@@ -263,3 +265,63 @@ def test_unknown_names_and_feeds_fail_with_the_fix(tmp_path):
         est.FinalOpsHook("loss", final_ops_feed_dict={})
     with pytest.raises(ValueError, match="scaffold"):
         est.SummarySaverHook(save_steps=1, scaffold=object())
+
+
+def test_logging_by_seconds_and_at_end(tmp_path, caplog):
+    # tf's LoggingTensorHookTest: every_n_secs logs the first step, then not
+    # before the seconds pass; at_end logs the last step's values once.
+    seen = []
+    by_secs = est.LoggingTensorHook(
+        {"step": "global_step"}, every_n_secs=3600, formatter=lambda v: seen.append(v)
+    )
+    groups = GroupEnds()
+    with caplog.at_level(logging.INFO, logger="estimators"):
+        make(tmp_path).train(
+            input_fn,
+            steps=7,
+            hooks=[by_secs, est.LoggingTensorHook(["w_mean"], at_end=True), groups],
+        )
+    assert [int(v["step"]) for v in seen] == [0]
+    assert groups.ends == [1, 7]  # nothing else due: the other six steps fuse
+    at_end = [r.getMessage() for r in caplog.records if "w_mean" in r.getMessage()]
+    assert at_end == [f"w_mean = {np.float32(w_at(7))}"]  # 1 - 0.5^6 = 0.984375
+
+
+def test_profiler_hook_under_a_fixed_steps_per_execution(tmp_path):
+    # Calls of 2 steps end at 2, 4, 6: step 1 is traced within the first call;
+    # step 4 (1 + 3) is passed inside the call ending at 4, so the next call,
+    # steps 5-6, is traced.
+    out = tmp_path / "profile"
+    make(tmp_path, steps_per_execution=2).train(
+        input_fn,
+        steps=6,
+        hooks=[est.ProfilerHook(save_steps=3, output_dir=str(out), show_memory=True)],
+    )
+    assert sorted(os.listdir(out)) == [
+        "memory-2.prof",  # a device memory profile after each trace
+        "memory-6.prof",
+        "profile-1",
+        "profile-5",
+    ]
+
+
+def test_evaluation_hooks_fetch_predictions_and_summaries(tmp_path):
+    estimator = make(tmp_path)
+    estimator.train(input_fn, steps=3)
+    seen = []
+    hook = est.LoggingTensorHook(
+        {"w": "w", "mean": "w_mean", "loss": "loss"},
+        every_n_iter=1,
+        formatter=lambda values: seen.append(values),
+    )
+    estimator.evaluate(lambda: input_fn().take(2), hooks=[hook])
+    # Both batches see w_3 = 1 - 0.5^3 = 0.875; loss (1 - 0.875)^2 = 0.015625.
+    assert len(seen) == 2
+    for values in seen:
+        np.testing.assert_allclose(values["w"], [0.875, 0.875])
+        assert values["mean"] == pytest.approx(0.875)
+        assert values["loss"] == pytest.approx(0.015625)
+    with pytest.raises(ValueError, match=r"'nope'.*EVAL spec's predictions"):
+        estimator.evaluate(
+            lambda: input_fn().take(1), hooks=[est.FinalOpsHook(["nope"])]
+        )
