@@ -54,6 +54,7 @@ from estimators.hooks import NanLossDuringTrainingError
 from estimators.hooks import NanTensorHook
 from estimators.hooks import StepContext
 from estimators.hooks import StopAtStepHook
+from estimators.in_memory import InMemoryEvaluatorHook
 from estimators.keras import load_checkpoint_into
 from estimators.mode_keys import ModeKeys
 from estimators.model_to_estimator import model_to_estimator
@@ -66,11 +67,11 @@ from estimators.session_run_hook import SessionRunValues
 from estimators.spec import EstimatorSpec
 from estimators.tensorboard import TensorBoardWriter
 from estimators.train_state import TrainState
-from estimators.training import BestExporter
+from estimators.exporters import BestExporter
 from estimators.training import EvalSpec
-from estimators.training import Exporter
-from estimators.training import FinalExporter
-from estimators.training import LatestExporter
+from estimators.exporters import Exporter
+from estimators.exporters import FinalExporter
+from estimators.exporters import LatestExporter
 from estimators.training import TrainSpec
 from estimators.training import train_and_evaluate
 from estimators.warm_start import VocabInfo
@@ -101,6 +102,7 @@ __all__ = [
     "FinalExporter",
     "FinalOpsHook",
     "Hook",
+    "InMemoryEvaluatorHook",
     "InMemoryWriter",
     "JsonlWriter",
     "LatestExporter",

@@ -50,6 +50,7 @@ PINNED = [
     "FinalExporter",
     "FinalOpsHook",
     "Hook",
+    "InMemoryEvaluatorHook",
     "InMemoryWriter",
     "JsonlWriter",
     "LatestExporter",
