@@ -146,6 +146,66 @@ def test_an_early_stopping_hook_ends_training_at_the_expected_step(tmp_path, blo
     assert classifier.latest_checkpoint().endswith("ckpt-16")
 
 
+def checkpoint_steps(model):
+    return [est.checkpoints.checkpoint_step(p) for p in
+            est.checkpoints.all_checkpoints(model.model_dir)]  # fmt: skip
+
+
+def test_two_named_eval_specs_each_on_its_cadence(tmp_path, blobs):
+    x, y = blobs
+    classifier = estimator(tmp_path)  # a checkpoint every 10 steps
+    val, test = RecordingExporter("val_recorder"), RecordingExporter("test_recorder")
+    results, exports = est.train_and_evaluate(
+        classifier,
+        est.TrainSpec(endless(x, y), max_steps=30),
+        [
+            est.EvalSpec(
+                batches_of(x, y, 30), name="val", exporters=val, throttle_secs=0
+            ),
+            est.EvalSpec(
+                batches_of(x[:60], y[:60], 20),
+                name="test",
+                every_n_steps=4,
+                exporters=[test],
+            ),
+        ],
+    )
+    assert set(results) == set(exports) == {"val", "test"}
+    assert results["val"]["global_step"] == results["test"]["global_step"] == 30
+    assert exports == {"val": [30], "test": [30]}
+    # "val" follows the checkpoints; "test" runs every 4 steps on the parameters
+    # in memory, plus the final evaluation of step 30.
+    assert val.calls == [(10, False), (20, False), (30, True)]
+    assert test.calls == [(s, False) for s in range(4, 30, 4)] + [(30, True)]
+    assert list(est.read_eval_metrics(classifier.model_dir, "val")) == [10, 20, 30]
+    assert list(est.read_eval_metrics(classifier.model_dir, "test")) == [
+        *range(4, 30, 4), 30]  # fmt: skip
+    # The in-memory evaluations wrote no checkpoint into the model_dir (each
+    # exporter call got one made for it, then deleted).
+    assert checkpoint_steps(classifier) == [10, 20, 30]
+    # An evaluation between checkpoints is of the exact step: the one at 20,
+    # by both specs' data, gives what evaluate() of ckpt-20 gives.
+    again = classifier.evaluate(
+        batches_of(x[:60], y[:60], 20),
+        checkpoint_path=classifier.model_dir + "/ckpt-20",
+    )
+    recorded = est.read_eval_metrics(classifier.model_dir, "test")[20]
+    assert recorded["loss"] == pytest.approx(again["loss"], rel=1e-6)
+    assert recorded["accuracy"] == pytest.approx(again["accuracy"])
+
+
+def test_every_n_steps_needs_no_checkpoints(tmp_path, blobs):
+    x, y = blobs
+    classifier = estimator(tmp_path, save_every=None)  # only the final checkpoint
+    result, _ = est.train_and_evaluate(
+        classifier,
+        est.TrainSpec(endless(x, y), max_steps=12),
+        est.EvalSpec(batches_of(x, y, 30), every_n_steps=5),
+    )
+    assert list(est.read_eval_metrics(classifier.model_dir)) == [5, 10, 12]
+    assert result["global_step"] == 12 and checkpoint_steps(classifier) == [12]
+
+
 def test_training_without_data_names_the_input_fn(tmp_path, blobs):
     x, y = blobs
     with pytest.raises(ValueError, match="train_spec.input_fn"):
@@ -169,6 +229,7 @@ def input_fn():
         (lambda: est.TrainSpec(input_fn, hooks=[object()]), TypeError, r"`hooks\[0\]`"),
         (lambda: est.TrainSpec(input_fn, saving_listeners=[est.Hook()]), TypeError, "saving_listeners"),
         (lambda: est.EvalSpec(input_fn, steps=0), ValueError, "`steps` must be > 0"),
+        (lambda: est.EvalSpec(input_fn, every_n_steps=0), ValueError, "`every_n_steps` must be > 0"),
         (lambda: est.EvalSpec(input_fn, name=""), ValueError, "`name`"),
         (lambda: est.EvalSpec(input_fn, throttle_secs=-1), ValueError, "`throttle_secs` must be >= 0"),
         (lambda: est.EvalSpec(input_fn, start_delay_secs="1"), ValueError, "`start_delay_secs`"),
@@ -199,3 +260,21 @@ def test_a_single_exporter_and_none_hooks_are_accepted():
     exporter = est.LatestExporter("latest")
     spec = est.EvalSpec(input_fn, hooks=None, exporters=exporter)
     assert spec.exporters == (exporter,) and spec.hooks == ()
+
+
+@pytest.mark.parametrize(
+    ("specs", "error", "message"),
+    [
+        ([], ValueError, "at least one"),
+        ("val", TypeError, "`eval_spec` must be an est.EvalSpec or a list"),
+        ([est.EvalSpec(input_fn), est.EvalSpec(input_fn)], ValueError, "distinct names"),
+        ([est.EvalSpec(input_fn, name="a"), est.EvalSpec(input_fn, name="a")], ValueError, "EvalSpec.name=|give each EvalSpec"),
+        ([est.EvalSpec(input_fn, name="a"), None], TypeError, r"`eval_spec\[1\]`"),
+        ([est.EvalSpec(input_fn, name="a", exporters=est.LatestExporter("e")),
+          est.EvalSpec(input_fn, name="b", exporters=est.FinalExporter("e"))], ValueError, "exporters must have distinct names"),
+    ],
+)  # fmt: skip
+def test_bad_eval_spec_lists_are_named(tmp_path, specs, error, message):
+    classifier = est.Estimator(classifier_model_fn, model_dir=str(tmp_path))
+    with pytest.raises(error, match=message):
+        est.train_and_evaluate(classifier, est.TrainSpec(input_fn), specs)
