@@ -57,6 +57,7 @@ from estimators.hooks import StopAtStepHook
 from estimators.in_memory import InMemoryEvaluatorHook
 from estimators.keras import load_checkpoint_into
 from estimators.mode_keys import ModeKeys
+from estimators.patience import EarlyStopping
 from estimators.model_to_estimator import model_to_estimator
 from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
@@ -94,6 +95,7 @@ __all__ = [
     "DNNLinearCombinedRegressor",
     "DNNRegressor",
     "Dataset",
+    "EarlyStopping",
     "Estimator",
     "EstimatorSpec",
     "EvalSpec",

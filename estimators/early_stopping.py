@@ -26,6 +26,7 @@ from estimators.validation import check_positive_int, is_int
 __all__ = [
     "make_early_stopping_hook",
     "read_eval_metrics",
+    "read_eval_records",
     "stop_if_higher_hook",
     "stop_if_lower_hook",
     "stop_if_no_decrease_hook",
@@ -57,22 +58,60 @@ def read_eval_metrics(
         >>> read_eval_metrics(tempfile.mkdtemp())
         {}
     """
+    records, _ = read_eval_records(model_dir, name)
+    results: dict[int, dict[str, float]] = {}
+    for step, key, value in records:
+        results.setdefault(step, {})[key] = value
+    return dict(sorted(results.items()))
+
+
+def read_eval_records(
+    model_dir: str | os.PathLike[str], name: str | None = None, offset: int = 0
+) -> tuple[list[tuple[int, str, float]], int]:
+    """The evaluation records written to `model_dir` after byte `offset`.
+
+    For readers that follow the file as training writes it (`est.EarlyStopping`):
+    pass back the returned offset to read only what came since.
+
+    Args:
+        model_dir: The Estimator's model directory.
+        name: The evaluation's name; default None, the unnamed evaluation.
+        offset: Where the last read ended; 0 reads from the start. When the file
+            is shorter than `offset` (rewritten, e.g. by a resumed run), it is
+            read from the start.
+
+    Returns:
+        `([(global_step, metric key, value), ...], offset)` in file order, and
+        the offset after the last complete line.
+
+    Example:
+        >>> import tempfile
+        >>> read_eval_records(tempfile.mkdtemp(), "val", offset=0)
+        ([], 0)
+    """
     if name is not None and (not isinstance(name, str) or not name):
         raise ValueError(f"`name` must be a non-empty str or None, got {name!r}.")
     prefix = f"eval_{name}/" if name else "eval/"
-    results: dict[int, dict[str, float]] = {}
     try:
-        with open(os.path.join(model_dir, METRICS_FILE), encoding="utf-8") as f:
-            for line in f:
-                if prefix not in line:  # cheap filter before parsing
-                    continue
-                record = _parse(line)
-                if record is not None and record["name"].startswith(prefix):
-                    key = record["name"][len(prefix) :]
-                    results.setdefault(record["step"], {})[key] = record["value"]
+        with open(os.path.join(model_dir, METRICS_FILE), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < offset:
+                offset = 0
+            f.seek(offset)
+            data = f.read()
     except FileNotFoundError:
-        return {}
-    return dict(sorted(results.items()))
+        return [], 0
+    # A last line without its newline is still being written: read it next time.
+    end = data.rfind(b"\n") + 1
+    records = []
+    for line in data[:end].decode("utf-8", errors="replace").splitlines():
+        if prefix not in line:  # cheap filter before parsing
+            continue
+        record = _parse(line)
+        if record is not None and record["name"].startswith(prefix):
+            key = record["name"][len(prefix) :]
+            records.append((record["step"], key, record["value"]))
+    return records, offset + end
 
 
 def _parse(line: str) -> dict[str, Any] | None:

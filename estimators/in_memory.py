@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -47,24 +47,25 @@ def evaluate_state(
 
 
 def save_state(
-    directory: str | os.PathLike[str], state: TrainState, estimator: Estimator
+    directory: str | os.PathLike[str],
+    state: TrainState,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """Writes `state` as the only checkpoint in `directory`; returns its path.
 
-    The checkpoint is the one training would write at that step, except that
-    it records no input position (a train() resumed from it starts its input
-    afresh).
+    Args:
+        directory: Where `ckpt-<step>` goes (and its own `checkpoint.json`).
+        state: The training state, e.g. `context.train_state()`.
+        extra: What the manifest records besides arrays, as training records
+            it (`random_seed`, `vocabularies`); no input position is recorded,
+            so a train() resumed from this checkpoint starts its input afresh.
     """
-    config = estimator.config
     return checkpoints.save_checkpoint(
         directory,
         int(state.step),
         jax.device_get(checkpoint_tree(state)),
-        extra={
-            "input_position": None,
-            "random_seed": config.seed,
-            **estimator.runner.checkpoint_extra(),
-        },
+        extra={**(extra or {}), "input_position": None},
         keep_checkpoint_max=1,
         keep_checkpoint_every_n_hours=None,
     )

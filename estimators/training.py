@@ -327,7 +327,11 @@ class _SpecEvaluations:
         if not self.spec.exporters:
             return
         with tempfile.TemporaryDirectory(prefix="estimators-export-") as tmp:
-            path = save_state(tmp, context.train_state(), self.estimator)
+            extra = {
+                "random_seed": self.estimator.config.seed,
+                **self.estimator.runner.checkpoint_extra(),
+            }
+            path = save_state(tmp, context.train_state(), extra=extra)
             self.export(path, result, final=False)
 
     def finish(self) -> tuple[EvalResult, list[Any]]:

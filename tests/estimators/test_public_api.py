@@ -42,6 +42,7 @@ PINNED = [
     "DNNLinearCombinedRegressor",
     "DNNRegressor",
     "Dataset",
+    "EarlyStopping",
     "Estimator",
     "EstimatorSpec",
     "EvalSpec",
