@@ -159,6 +159,31 @@ def test_train_and_evaluate_two_eval_sets_with_early_stopping_and_restore_best(
     )
 
 
+def test_following_checkpoint_evaluations_the_best_checkpoint_is_copied(
+    tmp_path, blobs
+):
+    x, y = blobs
+    model = classifier(tmp_path, save_checkpoints_steps=5, keep_checkpoint_max=1)
+    stopper = est.EarlyStopping(patience=1, eval_name="val")
+    result, _ = est.train_and_evaluate(
+        model,
+        est.TrainSpec(endless(x, y), max_steps=100, hooks=[stopper]),
+        est.EvalSpec(batches_of(x, y, 45), name="val", throttle_secs=0),
+    )
+    # ckpt-25 is evaluated before step 26 and is worse than ckpt-20: the stop is
+    # requested there, and training ends at the next checkpoint, 30.
+    assert list(est.read_eval_metrics(model.model_dir, "val")) == [
+        5,
+        10,
+        15,
+        20,
+        25,
+        30,
+    ]
+    assert (stopper.stopped_at, stopper.best_step) == (25, 20)
+    assert steps_of(model) == [20] and result["global_step"] == 20
+
+
 def test_in_memory_evaluator_and_early_stopping_in_train(tmp_path, blobs):
     x, y = blobs
     model = classifier(tmp_path)  # no periodic checkpoints at all
