@@ -166,13 +166,16 @@ def test_two_named_eval_specs_each_on_its_cadence(tmp_path, blobs):
                 batches_of(x[:60], y[:60], 20),
                 name="test",
                 every_n_steps=4,
-                exporters=[test],
+                exporters=[test, est.LatestExporter("latest", receiver(x), 2)],
             ),
         ],
     )
     assert set(results) == set(exports) == {"val", "test"}
     assert results["val"]["global_step"] == results["test"]["global_step"] == 30
-    assert exports == {"val": [30], "test": [30]}
+    assert exports["val"] == [30] and exports["test"][0] == 30
+    # The export of step 28, between checkpoints, is of the in-memory parameters.
+    base = os.path.join(classifier.model_dir, "export", "latest")
+    assert [exported_step(os.path.join(base, s)) for s in stamps(base)] == [28, 30]
     # "val" follows the checkpoints; "test" runs every 4 steps on the parameters
     # in memory, plus the final evaluation of step 30.
     assert val.calls == [(10, False), (20, False), (30, True)]
