@@ -36,7 +36,7 @@ from estimators.canned import LinearRegressor
 from estimators.data import Dataset
 from estimators.data import inputs
 from estimators.early_stopping import make_early_stopping_hook
-from estimators.early_stopping import read_eval_metrics
+from estimators.eval_records import read_eval_metrics
 from estimators.early_stopping import stop_if_higher_hook
 from estimators.early_stopping import stop_if_lower_hook
 from estimators.early_stopping import stop_if_no_decrease_hook

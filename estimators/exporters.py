@@ -14,8 +14,8 @@ import shutil
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from estimators.early_stopping import read_eval_metrics
 from estimators.estimator import Estimator
+from estimators.eval_records import read_eval_metrics
 from estimators.validation import is_int
 
 __all__ = [

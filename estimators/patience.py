@@ -23,7 +23,7 @@ from typing import Any
 
 from estimators import atomic, checkpoints, distribute
 from estimators.checkpoints.index import update_index
-from estimators.early_stopping import read_eval_records
+from estimators.eval_records import read_eval_records
 from estimators.hooks import Hook, StepContext
 from estimators.in_memory import save_state
 from estimators.validation import is_int
