@@ -75,11 +75,12 @@ class InMemoryEvaluatorHook(Hook):
     """Evaluates the in-memory model during training, without a checkpoint.
 
     As tf.estimator.experimental's: it evaluates once when training begins,
-    every `every_n_iter` steps after that, and once more at the end; results
-    are recorded as `estimator.evaluate(..., name=name)` records them, at the
-    exact global_step of the parameters evaluated, so early-stopping hooks
-    (`est.EarlyStopping`, `est.stop_if_no_decrease_hook`, ...) see them. Steps
-    stay fused between evaluations.
+    every `every_n_iter` steps after that, and once more at the end (unless
+    that step was just evaluated). Results are recorded as
+    `estimator.evaluate(..., name=name)` records them, at the exact global_step
+    of the parameters evaluated, so early-stopping hooks (`est.EarlyStopping`,
+    `est.stop_if_no_decrease_hook`, ...) see them; list those after this hook.
+    Steps stay fused between evaluations.
 
     Args:
         estimator: The Estimator being trained.
