@@ -165,6 +165,14 @@ class EarlyStopping(Hook):
 
     def end(self, context: StepContext) -> None:
         self._read(context, live=True)
+        if self._last_step < 0 and distribute.is_chief():
+            where = f"eval_{self.eval_name}" if self.eval_name else "eval"
+            logger.warning(
+                "EarlyStopping saw no %r evaluation in %s: is `eval_name` the "
+                "EvalSpec's (or the InMemoryEvaluatorHook's) name?",
+                where,
+                self._model_dir,
+            )
         if self.restore_best and distribute.is_chief():
             self._restore()
 

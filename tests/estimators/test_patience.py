@@ -231,3 +231,14 @@ def test_without_restore_best_nothing_is_kept(tmp_path, blobs):
 def test_bad_arguments_are_named(kwargs, error, message):
     with pytest.raises(error, match=message):
         est.EarlyStopping(**kwargs)
+
+
+def test_an_eval_name_that_matches_no_evaluation_is_reported(tmp_path, blobs, caplog):
+    x, y = blobs
+    model = classifier(tmp_path)
+    evaluator = est.InMemoryEvaluatorHook(
+        model, batches_of(x, y, 45), name="val", every_n_iter=5
+    )
+    stopper = est.EarlyStopping(eval_name="vall")
+    model.train(endless(x, y), max_steps=10, hooks=[evaluator, stopper])
+    assert "EarlyStopping saw no 'eval_vall' evaluation" in caplog.text
