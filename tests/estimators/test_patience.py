@@ -200,6 +200,13 @@ def test_in_memory_evaluator_and_early_stopping_in_train(tmp_path, blobs):
     assert steps_of(model) == [20]
     restored = model.evaluate(batches_of(x, y, 45))
     assert restored == {**evaluator.results[20]}
+    # Training again resumes from the best: the points recorded after it are
+    # dropped, the history up to it replayed, and the same stop comes again.
+    model.train(endless(x, y), max_steps=100, hooks=[evaluator, stopper])
+    assert sorted(evaluator.results) == [20, 25]
+    assert (stopper.stopped_at, stopper.best_step) == (25, 20)
+    assert list(est.read_eval_metrics(model.model_dir, "val")) == [0, 5, 10, 15, 20, 25]
+    assert steps_of(model) == [20]
 
 
 def test_without_restore_best_nothing_is_kept(tmp_path, blobs):
