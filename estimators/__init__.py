@@ -36,7 +36,7 @@ from estimators.canned import LinearRegressor
 from estimators.data import Dataset
 from estimators.data import inputs
 from estimators.early_stopping import make_early_stopping_hook
-from estimators.early_stopping import read_eval_metrics
+from estimators.eval_records import read_eval_metrics
 from estimators.early_stopping import stop_if_higher_hook
 from estimators.early_stopping import stop_if_lower_hook
 from estimators.early_stopping import stop_if_no_decrease_hook
@@ -54,8 +54,10 @@ from estimators.hooks import NanLossDuringTrainingError
 from estimators.hooks import NanTensorHook
 from estimators.hooks import StepContext
 from estimators.hooks import StopAtStepHook
+from estimators.in_memory import InMemoryEvaluatorHook
 from estimators.keras import load_checkpoint_into
 from estimators.mode_keys import ModeKeys
+from estimators.patience import EarlyStopping
 from estimators.model_to_estimator import model_to_estimator
 from estimators.progress import ProgressHook
 from estimators.run_config import RunConfig
@@ -66,11 +68,11 @@ from estimators.session_run_hook import SessionRunValues
 from estimators.spec import EstimatorSpec
 from estimators.tensorboard import TensorBoardWriter
 from estimators.train_state import TrainState
-from estimators.training import BestExporter
+from estimators.exporters import BestExporter
 from estimators.training import EvalSpec
-from estimators.training import Exporter
-from estimators.training import FinalExporter
-from estimators.training import LatestExporter
+from estimators.exporters import Exporter
+from estimators.exporters import FinalExporter
+from estimators.exporters import LatestExporter
 from estimators.training import TrainSpec
 from estimators.training import train_and_evaluate
 from estimators.warm_start import VocabInfo
@@ -93,6 +95,7 @@ __all__ = [
     "DNNLinearCombinedRegressor",
     "DNNRegressor",
     "Dataset",
+    "EarlyStopping",
     "Estimator",
     "EstimatorSpec",
     "EvalSpec",
@@ -101,6 +104,7 @@ __all__ = [
     "FinalExporter",
     "FinalOpsHook",
     "Hook",
+    "InMemoryEvaluatorHook",
     "InMemoryWriter",
     "JsonlWriter",
     "LatestExporter",

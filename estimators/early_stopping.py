@@ -1,7 +1,7 @@
 """Early stopping: hooks that stop training when an evaluation metric stalls.
 
 The hooks read the evaluation results that `Estimator.evaluate` writes to
-`model_dir/metrics.jsonl` (`eval/<key>`, or `eval_<name>/<key>` for a named
+`model_dir/metrics.jsonl` (`estimators.eval_records`) (`eval/<key>`, or `eval_<name>/<key>` for a named
 evaluation), so they work with `train_and_evaluate`, or with evaluations run by
 another process on the same model_dir. Names and semantics follow
 `tf.estimator.experimental`.
@@ -10,7 +10,6 @@ another process on the same model_dir. Names and semantics follow
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import numbers
 import operator
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from estimators.estimator import Estimator
+from estimators.eval_records import read_eval_metrics
 from estimators.hooks import Hook, StepContext
 from estimators.validation import check_positive_int, is_int
 
@@ -33,59 +33,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("estimators")
-
-METRICS_FILE = "metrics.jsonl"
-
-
-def read_eval_metrics(
-    model_dir: str | os.PathLike[str], name: str | None = None
-) -> dict[int, dict[str, float]]:
-    """The evaluation results recorded in `model_dir`, by global step.
-
-    Args:
-        model_dir: The Estimator's model directory.
-        name: The evaluation's name (`evaluate(..., name=...)`); default None, the
-            unnamed evaluation.
-
-    Returns:
-        `{global_step: {metric key: value}}` in increasing step order; keys are
-        those of `evaluate`'s result (`"loss"`, `"accuracy"`, ...). When a step was
-        evaluated twice, the later values win. Empty when nothing was evaluated.
-
-    Example:
-        >>> import tempfile
-        >>> read_eval_metrics(tempfile.mkdtemp())
-        {}
-    """
-    if name is not None and (not isinstance(name, str) or not name):
-        raise ValueError(f"`name` must be a non-empty str or None, got {name!r}.")
-    prefix = f"eval_{name}/" if name else "eval/"
-    results: dict[int, dict[str, float]] = {}
-    try:
-        with open(os.path.join(model_dir, METRICS_FILE), encoding="utf-8") as f:
-            for line in f:
-                if prefix not in line:  # cheap filter before parsing
-                    continue
-                record = _parse(line)
-                if record is not None and record["name"].startswith(prefix):
-                    key = record["name"][len(prefix) :]
-                    results.setdefault(record["step"], {})[key] = record["value"]
-    except FileNotFoundError:
-        return {}
-    return dict(sorted(results.items()))
-
-
-def _parse(line: str) -> dict[str, Any] | None:
-    """One record, or None for a torn line (a writer may be appending right now)."""
-    try:
-        record = json.loads(line)
-        return {
-            "step": int(record["step"]),
-            "name": str(record["name"]),
-            "value": float(record["value"]),
-        }
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 class _StopOnPredicateHook(Hook):

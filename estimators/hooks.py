@@ -78,6 +78,7 @@ class StepContext:
         self._fetched: Mapping[str, Any] = {}
         self._host_outputs: dict[str, float] | None = None
         self._host_fetched: dict[str, np.ndarray] | None = None
+        self._state_source: Callable[[], Any] | None = None
 
     def request_stop(self) -> None:
         """Asks the loop to stop after the current step."""
@@ -123,6 +124,30 @@ class StepContext:
     def loss(self) -> float:
         """The step's loss (synchronises)."""
         return self.outputs["loss"]
+
+    # -- the in-memory train state (filled by the training loop) -----------------
+
+    def _set_state_source(self, source: Callable[[], Any]) -> None:
+        self._state_source = source
+
+    def train_state(self) -> Any:
+        """The current `est.TrainState` of training, as after the last step.
+
+        For hooks that evaluate or save the in-memory model between checkpoints
+        (`est.InMemoryEvaluatorHook`). Its arrays are the training's own: read
+        them in the hook call; the next step may reuse their buffers.
+        """
+        if self._state_source is None:
+            raise RuntimeError(
+                f"StepContext.train_state() is only available during training, "
+                f"not in mode {self.mode!r}."
+            )
+        return self._state_source()
+
+    def variables(self) -> dict[str, Any]:
+        """The current model variables of training ("params", ...); see
+        `train_state`."""
+        return self.train_state().variables
 
 
 class Hook:

@@ -9,6 +9,7 @@ predictions. Dependencies run one way: `estimator -> export -> runner`.
 from __future__ import annotations
 
 import functools
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -96,6 +97,7 @@ class ModelRunner:
         self._traces: dict[str, Traced] = {}
         self._steps: dict[Any, StepConfig] = {}
         self._loaded: tuple[Any, Loaded] | None = None
+        self._in_memory: Loaded | None = None
         self.verified_checkpoints: dict[Any, bool] = {}  # (path, stamp) -> verdict
 
     # -- host side -------------------------------------------------------------------
@@ -204,7 +206,10 @@ class ModelRunner:
         """Variables, global_step and RNG of `checkpoint`, cached while unchanged.
 
         Without a checkpoint the variables are freshly initialised, as tf did.
+        Inside `with runner.in_memory(...)` the given variables are used instead.
         """
+        if self._in_memory is not None:
+            return self._in_memory
         stamp = (
             checkpoint,
             checkpoints.checkpoint_stamp(checkpoint) if checkpoint else None,
@@ -236,13 +241,32 @@ class ModelRunner:
 
     def checkpoint_variables(self) -> dict[str, np.ndarray]:
         """The variables and global_step of the latest checkpoint, by name."""
-        path = checkpoints.latest_checkpoint(self.config.model_dir)
+        path = checkpoints.newest_usable_checkpoint(
+            self.config.model_dir, self.verified_checkpoints
+        )
         if path is None:
             raise ValueError(
                 f"no checkpoint in model_dir {self.config.model_dir!r}: train the "
                 "model first."
             )
         return variable_arrays(checkpoints.read_checkpoint(path)[0])
+    @contextlib.contextmanager
+    def in_memory(
+        self, variables: Any, global_step: int, rng: jax.Array
+    ) -> Iterator[None]:
+        """Evaluates and predicts with these variables instead of a checkpoint.
+
+        Args:
+            variables: The model's variables (a `TrainState`'s `variables`).
+            global_step: The step they belong to, reported by `evaluate`.
+            rng: Their raw PRNG key data (`TrainState.rng`), as a checkpoint
+                of that step would hold it.
+        """
+        self._in_memory = (variables, int(global_step), rng)
+        try:
+            yield
+        finally:
+            self._in_memory = None
 
     def forget_variables(self) -> None:
         """Drops the cached variables: the next call reads the checkpoint again."""

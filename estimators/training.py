@@ -1,303 +1,40 @@
-"""`train_and_evaluate`: train, evaluating and exporting each new checkpoint.
+"""`train_and_evaluate`: train, evaluating and exporting as training goes.
 
 As tf.estimator's local mode: one `train` call runs; every checkpoint it saves is
 evaluated before the next training step (at most once per `throttle_secs`), and
-the exporters of the `EvalSpec` run after each evaluation. When training ends (at
-`max_steps`, at the end of the input, or when a hook such as an early-stopping
-hook stops it) the last checkpoint is evaluated and exported once more with
-`is_the_final_export=True`. Exports go to `model_dir/export/<exporter name>/`.
+the exporters of the `EvalSpec` run after each evaluation. An `EvalSpec` with
+`every_n_steps` is evaluated on that cadence instead, on the parameters in
+memory (no checkpoint needed). Several named `EvalSpec`s may be given, each on
+its own cadence. When training ends (at `max_steps`, at the end of the input, or
+when a hook such as an early-stopping hook stops it) the final parameters are
+evaluated (before the training hooks' `end`, so early stopping sees that
+evaluation too), and the model_dir's latest checkpoint (the best one, after an
+`est.EarlyStopping` restored it) is exported with `is_the_final_export=True`.
+Exports go to `model_dir/export/<exporter name>/`.
 """
 
 from __future__ import annotations
 
-import abc
 import dataclasses
-import inspect
 import logging
 import numbers
 import os
-import shutil
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from estimators import checkpoints
-from estimators.early_stopping import read_eval_metrics
 from estimators.estimator import Estimator
-from estimators.hooks import CheckpointSaverListener, Hook, StepContext
+from estimators.exporters import EvalResult, Exporter
+from estimators.hooks import CheckpointSaverListener, Hook, StepContext, crossed
+from estimators.in_memory import evaluate_state, save_state
 from estimators.typing import InputFn
-from estimators.validation import check_positive_int, is_int
+from estimators.validation import check_positive_int
 
-__all__ = [
-    "BestExporter",
-    "EvalSpec",
-    "Exporter",
-    "FinalExporter",
-    "LatestExporter",
-    "TrainSpec",
-    "loss_smaller",
-    "train_and_evaluate",
-]
+__all__ = ["EvalSpec", "TrainSpec", "train_and_evaluate"]
 
 logger = logging.getLogger("estimators")
-
-EvalResult = Mapping[str, Any]
-
-
-def loss_smaller(best_eval_result: EvalResult, current_eval_result: EvalResult) -> bool:
-    """Whether `current_eval_result` has a smaller "loss"; `BestExporter`'s default.
-
-    Example:
-        >>> loss_smaller({"loss": 0.5}, {"loss": 0.25})
-        True
-    """
-    for name, result in (
-        ("best_eval_result", best_eval_result),
-        ("current_eval_result", current_eval_result),
-    ):
-        if not result or "loss" not in result:
-            raise ValueError(f"`{name}` has no 'loss' to compare, got {result!r}.")
-    return best_eval_result["loss"] > current_eval_result["loss"]
-
-
-class Exporter(abc.ABC):
-    """Exports a model after an evaluation in `train_and_evaluate`.
-
-    Subclasses name themselves (`name`, the folder under `model_dir/export/`) and
-    implement `export`.
-    """
-
-    @property
-    @abc.abstractmethod
-    def name(self) -> str:
-        """The exporter's name: its folder under `model_dir/export/`."""
-
-    @abc.abstractmethod
-    def export(
-        self,
-        estimator: Estimator,
-        export_path: str,
-        checkpoint_path: str,
-        eval_result: EvalResult,
-        is_the_final_export: bool,
-    ) -> Any:
-        """Exports `checkpoint_path` under `export_path`; returns e.g. its path.
-
-        Args:
-            estimator: The Estimator being trained.
-            export_path: `model_dir/export/<name>`; timestamped exports go inside.
-            checkpoint_path: The checkpoint just evaluated.
-            eval_result: Its evaluation results (with `global_step`).
-            is_the_final_export: Whether training has ended.
-        """
-
-
-class _SavedModelExporter(Exporter, abc.ABC):
-    """Writes `estimator.export_saved_model` exports, keeping the newest few."""
-
-    def __init__(
-        self,
-        name: str,
-        serving_input_receiver_fn: Callable[[], Any] | None,
-        exports_to_keep: int | None,
-    ) -> None:
-        kind = type(self).__name__
-        if not isinstance(name, str) or not name or name in (".", ".."):
-            raise ValueError(f"{kind}: `name` must be a non-empty str, got {name!r}.")
-        if "/" in name or os.sep in name:
-            raise ValueError(f"{kind}: `name` must be one folder name, got {name!r}.")
-        if serving_input_receiver_fn is not None and not callable(
-            serving_input_receiver_fn
-        ):
-            raise TypeError(
-                f"{kind}: `serving_input_receiver_fn` must be callable or None, got "
-                f"{type(serving_input_receiver_fn).__name__}."
-            )
-        if exports_to_keep is not None and (
-            not is_int(exports_to_keep) or exports_to_keep <= 0
-        ):
-            raise ValueError(
-                f"{kind}: `exports_to_keep` must be an int > 0 or None, got "
-                f"{exports_to_keep!r}."
-            )
-        self._name = name
-        self._serving_input_receiver_fn = serving_input_receiver_fn
-        self._exports_to_keep = exports_to_keep
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def _export(self, estimator: Estimator, export_path: str, checkpoint: str) -> str:
-        path = estimator.export_saved_model(
-            export_path, self._serving_input_receiver_fn, checkpoint_path=checkpoint
-        )
-        if self._exports_to_keep is not None:
-            _remove_older_exports(export_path, self._exports_to_keep)
-        return path
-
-
-def _remove_older_exports(export_path: str, keep: int) -> None:
-    """Deletes all but the `keep` newest timestamped exports in `export_path`."""
-    stamps = sorted(int(n) for n in os.listdir(export_path) if n.isdigit())
-    for stamp in stamps[: max(len(stamps) - keep, 0)]:
-        shutil.rmtree(os.path.join(export_path, str(stamp)), ignore_errors=True)
-
-
-class LatestExporter(_SavedModelExporter):
-    """Exports after every evaluation, keeping the `exports_to_keep` newest.
-
-    Args:
-        name: The folder under `model_dir/export/`.
-        serving_input_receiver_fn: As in `Estimator.export_saved_model`; default:
-            records of the estimator's feature columns.
-        exports_to_keep: How many exports to keep; None keeps all. Default 5.
-
-    Example:
-        >>> LatestExporter("serving", exports_to_keep=3).name
-        'serving'
-    """
-
-    def __init__(
-        self,
-        name: str,
-        serving_input_receiver_fn: Callable[[], Any] | None = None,
-        exports_to_keep: int | None = 5,
-    ) -> None:
-        super().__init__(name, serving_input_receiver_fn, exports_to_keep)
-
-    def export(
-        self,
-        estimator: Estimator,
-        export_path: str,
-        checkpoint_path: str,
-        eval_result: EvalResult,
-        is_the_final_export: bool,
-    ) -> str:
-        return self._export(estimator, export_path, checkpoint_path)
-
-
-class FinalExporter(_SavedModelExporter):
-    """Exports once, after the final evaluation.
-
-    Args:
-        name: The folder under `model_dir/export/`.
-        serving_input_receiver_fn: As in `Estimator.export_saved_model`.
-
-    Example:
-        >>> FinalExporter("final").name
-        'final'
-    """
-
-    def __init__(
-        self, name: str, serving_input_receiver_fn: Callable[[], Any] | None = None
-    ) -> None:
-        super().__init__(name, serving_input_receiver_fn, None)
-
-    def export(
-        self,
-        estimator: Estimator,
-        export_path: str,
-        checkpoint_path: str,
-        eval_result: EvalResult,
-        is_the_final_export: bool,
-    ) -> str | None:
-        if not is_the_final_export:
-            return None
-        return self._export(estimator, export_path, checkpoint_path)
-
-
-class BestExporter(_SavedModelExporter):
-    """Exports only when an evaluation beats the best one so far.
-
-    The best so far starts as the best evaluation already recorded in the
-    model_dir (so a resumed run keeps its standard), not counting the evaluation
-    being exported.
-
-    Args:
-        name: The folder under `model_dir/export/`. Default "best_exporter".
-        serving_input_receiver_fn: As in `Estimator.export_saved_model`.
-        compare_fn: `compare_fn(best_eval_result=..., current_eval_result=...)`
-            returns whether the current result is better. Default `loss_smaller`.
-        exports_to_keep: How many exports to keep; None keeps all. Default 5.
-        eval_name: The name of the evaluation whose recorded results seed the
-            best (`EvalSpec.name`); default None, the unnamed evaluation.
-
-    Example:
-        >>> BestExporter(compare_fn=loss_smaller).name
-        'best_exporter'
-    """
-
-    def __init__(
-        self,
-        name: str = "best_exporter",
-        serving_input_receiver_fn: Callable[[], Any] | None = None,
-        compare_fn: Callable[..., bool] = loss_smaller,
-        exports_to_keep: int | None = 5,
-        *,
-        eval_name: str | None = None,
-    ) -> None:
-        super().__init__(name, serving_input_receiver_fn, exports_to_keep)
-        _check_compare_fn(compare_fn)
-        if eval_name is not None and (not isinstance(eval_name, str) or not eval_name):
-            raise ValueError(
-                f"BestExporter: `eval_name` must be a non-empty str or None, got "
-                f"{eval_name!r}."
-            )
-        self._compare_fn = compare_fn
-        self._eval_name = eval_name
-        self._model_dir: str | None = None
-        self._best: EvalResult | None = None
-
-    def export(
-        self,
-        estimator: Estimator,
-        export_path: str,
-        checkpoint_path: str,
-        eval_result: EvalResult,
-        is_the_final_export: bool,
-    ) -> str | None:
-        if self._model_dir != estimator.model_dir:
-            self._model_dir = estimator.model_dir
-            self._best = self._best_recorded(eval_result.get("global_step"))
-        if self._best is not None and not self._compare_fn(
-            best_eval_result=self._best, current_eval_result=eval_result
-        ):
-            return None
-        logger.info("Performing best model export.")
-        self._best = dict(eval_result)
-        return self._export(estimator, export_path, checkpoint_path)
-
-    def _best_recorded(self, current_step: int | None) -> EvalResult | None:
-        best = None
-        for step, metrics in read_eval_metrics(
-            self._model_dir, self._eval_name
-        ).items():
-            if step == current_step:
-                continue
-            result = {**metrics, "global_step": step}
-            if best is None or self._compare_fn(
-                best_eval_result=best, current_eval_result=result
-            ):
-                best = result
-        return best
-
-
-def _check_compare_fn(compare_fn: Any) -> None:
-    if not callable(compare_fn):
-        raise TypeError(
-            f"BestExporter: `compare_fn` must be callable, got {compare_fn!r}."
-        )
-    try:
-        inspect.signature(compare_fn).bind(best_eval_result={}, current_eval_result={})
-    except TypeError:
-        raise ValueError(
-            "BestExporter: `compare_fn` must take the arguments `best_eval_result` "
-            f"and `current_eval_result`, got {getattr(compare_fn, '__name__', '')}"
-            f"{inspect.signature(compare_fn)}."
-        ) from None
-    except ValueError:  # no signature (a builtin): let the call decide
-        pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,7 +67,7 @@ class TrainSpec:
 
 @dataclasses.dataclass(frozen=True)
 class EvalSpec:
-    """How `train_and_evaluate` evaluates and exports each checkpoint.
+    """How `train_and_evaluate` evaluates and exports during training.
 
     Args:
         input_fn: The evaluation input_fn (see `Estimator.evaluate`).
@@ -344,6 +81,10 @@ class EvalSpec:
         throttle_secs: Skip evaluating a checkpoint saved less than this many
             seconds after the start of the last evaluation (the final checkpoint
             is always evaluated). Default 600.
+        every_n_steps: Evaluate every this many global steps (at the multiples
+            of it), on the parameters in memory, instead of each checkpoint;
+            `throttle_secs` then does not apply. None (the default): evaluate
+            the checkpoints.
 
     Example:
         >>> EvalSpec(input_fn=lambda: ({"x": [[1.0]]}, [0]), throttle_secs=0).steps
@@ -357,10 +98,12 @@ class EvalSpec:
     exporters: Exporter | Sequence[Exporter] = ()
     start_delay_secs: float = 120
     throttle_secs: float = 600
+    every_n_steps: int | None = None
 
     def __post_init__(self) -> None:
         _check_callable("EvalSpec", "input_fn", self.input_fn)
         check_positive_int("steps", self.steps, owner="EvalSpec")
+        check_positive_int("every_n_steps", self.every_n_steps, owner="EvalSpec")
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise ValueError(
                 f"EvalSpec: `name` must be a non-empty str or None, got {self.name!r}."
@@ -405,78 +148,125 @@ def _set_instances(spec: Any, kind: str, field: str, cls: type) -> None:
 
 
 def train_and_evaluate(
-    estimator: Estimator, train_spec: TrainSpec, eval_spec: EvalSpec
-) -> tuple[dict[str, Any], list[Any]]:
-    """Trains `estimator`, evaluating and exporting each new checkpoint.
+    estimator: Estimator,
+    train_spec: TrainSpec,
+    eval_spec: EvalSpec | Sequence[EvalSpec],
+) -> tuple[Any, Any]:
+    """Trains `estimator`, evaluating and exporting during training.
 
     Checkpoints come from the estimator's `RunConfig` (`save_checkpoints_steps`
-    or `save_checkpoints_secs`); with neither, the model is evaluated only at the
+    or `save_checkpoints_secs`); an `EvalSpec` without `every_n_steps` is
+    evaluated at each checkpoint, so with neither it is evaluated only at the
     end. Evaluation results are recorded in `model_dir/metrics.jsonl` as
-    `evaluate` records them, where early-stopping hooks read them.
+    `evaluate` records them (`eval_<name>/<key>`), where early-stopping hooks
+    (`est.EarlyStopping`, `est.stop_if_no_decrease_hook`, ...) read them.
 
     Args:
         estimator: The Estimator to train.
         train_spec: A `TrainSpec`.
-        eval_spec: An `EvalSpec`.
+        eval_spec: An `EvalSpec`, or a list of them with distinct names (tf's
+            long-requested several evaluation sets), each on its own cadence.
 
     Returns:
-        `(eval_result, export_results)` of the final evaluation: the metrics dict
-        and one result per exporter (an export path, or None when it did not
-        export).
+        For one `EvalSpec`, `(eval_result, export_results)` of the final
+        evaluation: the metrics dict and one result per exporter (an export
+        path, or None when it did not export). For a list, the same keyed by
+        `EvalSpec.name`: `({name: eval_result}, {name: export_results})`.
 
     Example:
         >>> train_spec = TrainSpec(train_input_fn, max_steps=1000)  # doctest: +SKIP
-        >>> eval_spec = EvalSpec(  # doctest: +SKIP
-        ...     eval_input_fn, exporters=LatestExporter("serving", receiver_fn)
+        >>> eval_specs = [  # doctest: +SKIP
+        ...     EvalSpec(val_input_fn, name="val", every_n_steps=100),
+        ...     EvalSpec(test_input_fn, name="test", exporters=LatestExporter("s")),
+        ... ]
+        >>> results, exports = train_and_evaluate(  # doctest: +SKIP
+        ...     classifier, train_spec, eval_specs
         ... )
-        >>> metrics, exports = train_and_evaluate(  # doctest: +SKIP
-        ...     classifier, train_spec, eval_spec
-        ... )
+        >>> results["val"]["loss"]  # doctest: +SKIP
     """
     if not isinstance(estimator, Estimator):
         raise TypeError(
             f"`estimator` must be an est.Estimator, got {type(estimator).__name__}."
         )
-    for name, spec, cls in (
-        ("train_spec", train_spec, TrainSpec),
-        ("eval_spec", eval_spec, EvalSpec),
-    ):
-        if not isinstance(spec, cls):
-            raise TypeError(
-                f"`{name}` must be an est.{cls.__name__}, got {type(spec).__name__}."
-            )
+    if not isinstance(train_spec, TrainSpec):
+        raise TypeError(
+            f"`train_spec` must be an est.TrainSpec, got {type(train_spec).__name__}."
+        )
+    specs = _eval_specs(eval_spec)
     config = estimator.config
-    if config.save_checkpoints_steps is None and config.save_checkpoints_secs is None:
+    if (
+        config.save_checkpoints_steps is None
+        and config.save_checkpoints_secs is None
+        and any(spec.every_n_steps is None for spec in specs)
+    ):
         logger.info("No periodic checkpoints configured: evaluating only at the end.")
-    loop = _EvalLoop(estimator, eval_spec)
+    evaluations = _Evaluations(estimator, specs)
     estimator.train(
         train_spec.input_fn,
         max_steps=train_spec.max_steps,
-        hooks=[*train_spec.hooks, _EvaluatePendingHook(loop)],
-        saving_listeners=[*train_spec.saving_listeners, _EvalListener(loop)],
+        # First, so that the hooks after it see each evaluation when it is made.
+        hooks=[evaluations, *train_spec.hooks],
+        saving_listeners=[*train_spec.saving_listeners, _EvalListener(evaluations)],
     )
-    return loop.finish()
+    finals = evaluations.finish()
+    if isinstance(eval_spec, EvalSpec):
+        return finals[eval_spec.name]
+    return (
+        {name: result for name, (result, _) in finals.items()},
+        {name: exports for name, (_, exports) in finals.items()},
+    )
 
 
-class _EvalLoop:
-    """Evaluates and exports checkpoints as training saves them.
+def _eval_specs(eval_spec: Any) -> tuple[EvalSpec, ...]:
+    """`eval_spec` as a tuple of EvalSpecs with distinct names and exporters."""
+    if isinstance(eval_spec, EvalSpec):
+        return (eval_spec,)
+    if isinstance(eval_spec, str | bytes) or not isinstance(eval_spec, Sequence):
+        raise TypeError(
+            "`eval_spec` must be an est.EvalSpec or a list of them, got "
+            f"{type(eval_spec).__name__}."
+        )
+    specs = tuple(eval_spec)
+    if not specs:
+        raise ValueError("`eval_spec` must hold at least one est.EvalSpec, got [].")
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, EvalSpec):
+            raise TypeError(
+                f"`eval_spec[{i}]` must be an est.EvalSpec, got {type(spec).__name__}."
+            )
+    names = [spec.name for spec in specs]
+    if len(specs) > 1 and (None in names or len(set(names)) != len(names)):
+        raise ValueError(
+            "several EvalSpecs need distinct names (their results are recorded "
+            f"and returned by name), got names {names}; give each EvalSpec(name=...)."
+        )
+    exporters = [e.name for spec in specs for e in spec.exporters]
+    if len(set(exporters)) != len(exporters):
+        raise ValueError(
+            "the EvalSpecs' exporters must have distinct names (each exports to "
+            f"model_dir/export/<name>), got {exporters}."
+        )
+    return specs
 
-    A saved checkpoint is evaluated before the next training step, so that one
-    with no next step is evaluated only once, as the final one.
-    """
+
+class _SpecEvaluations:
+    """One EvalSpec's evaluations and exports during one `train_and_evaluate`."""
 
     def __init__(self, estimator: Estimator, spec: EvalSpec) -> None:
-        self._estimator = estimator
-        self._spec = spec
-        self._pending: str | None = None
+        self.estimator = estimator
+        self.spec = spec
+        self.pending: str | None = None  # a saved checkpoint to evaluate
+        self.results: dict[int, EvalResult] = {}  # by global_step, this run
         self._last_start: float | None = None
 
     def saved(self, step: int, path: str) -> None:
-        throttle = self._spec.throttle_secs
+        if self.spec.every_n_steps is not None:
+            return
+        throttle = self.spec.throttle_secs
         if self._last_start is None or time.monotonic() - self._last_start >= throttle:
-            self._pending = path
+            self.pending = path
         else:
-            self._pending = None
+            self.pending = None
             logger.info(
                 "Skipping the evaluation of step %d: less than throttle_secs (%s) "
                 "since the last one.",
@@ -484,62 +274,131 @@ class _EvalLoop:
                 throttle,
             )
 
-    def evaluate_pending(self) -> None:
-        if self._pending is not None:
-            path, self._pending = self._pending, None
-            self._evaluate_and_export(path, is_the_final_export=False)
-
-    def finish(self) -> tuple[dict[str, Any], list[Any]]:
-        path = self._estimator.latest_checkpoint()
-        if path is None:
-            raise ValueError(
-                f"train_and_evaluate: no checkpoint in {self._estimator.model_dir!r} "
-                "after training; did `train_spec.input_fn` give any data?"
-            )
-        return self._evaluate_and_export(path, is_the_final_export=True)
-
-    def _evaluate_and_export(
-        self, path: str, *, is_the_final_export: bool
-    ) -> tuple[dict[str, Any], list[Any]]:
+    def evaluate_checkpoint(self, path: str) -> EvalResult:
         self._last_start = time.monotonic()
-        spec, estimator = self._spec, self._estimator
-        result = estimator.evaluate(
+        spec = self.spec
+        result = self.estimator.evaluate(
             spec.input_fn,
             steps=spec.steps,
             hooks=spec.hooks,
             checkpoint_path=path,
             name=spec.name,
         )
-        logger.info(
-            "Evaluation of step %d: %s", checkpoints.checkpoint_step(path), result
+        return self._record(result)
+
+    def evaluate_state(self, context: StepContext) -> EvalResult:
+        self._last_start = time.monotonic()
+        spec = self.spec
+        result = evaluate_state(
+            self.estimator,
+            context.train_state(),
+            spec.input_fn,
+            steps=spec.steps,
+            hooks=spec.hooks,
+            name=spec.name,
         )
-        exports = [
+        return self._record(result)
+
+    def _record(self, result: EvalResult) -> EvalResult:
+        self.results[int(result["global_step"])] = result
+        logger.info(
+            "Evaluation %s of step %d: %s",
+            self.spec.name or "",
+            result["global_step"],
+            result,
+        )
+        return result
+
+    def export(self, path: str, result: EvalResult, *, final: bool) -> list[Any]:
+        estimator = self.estimator
+        return [
             exporter.export(
                 estimator,
                 os.path.join(estimator.model_dir, "export", exporter.name),
                 path,
                 result,
-                is_the_final_export,
+                final,
             )
-            for exporter in spec.exporters
+            for exporter in self.spec.exporters
         ]
-        return result, exports
+
+    def export_state(self, context: StepContext, result: EvalResult) -> None:
+        """Exports the in-memory parameters through a checkpoint made for it."""
+        if not self.spec.exporters:
+            return
+        with tempfile.TemporaryDirectory(prefix="estimators-export-") as tmp:
+            extra = {
+                "random_seed": self.estimator.config.seed,
+                **self.estimator.runner.checkpoint_extra(),
+            }
+            path = save_state(tmp, context.train_state(), extra=extra)
+            self.export(path, result, final=False)
+
+    def finish(self) -> tuple[EvalResult, list[Any]]:
+        path = self.estimator.latest_checkpoint()
+        if path is None:
+            raise ValueError(
+                f"train_and_evaluate: no checkpoint in {self.estimator.model_dir!r} "
+                "after training; did `train_spec.input_fn` give any data?"
+            )
+        result = self.results.get(checkpoints.checkpoint_step(path))
+        if result is None:
+            result = self.evaluate_checkpoint(path)
+        return result, self.export(path, result, final=True)
+
+
+class _Evaluations(Hook):
+    """Runs every EvalSpec's evaluations at their points of the training loop.
+
+    A saved checkpoint is evaluated before the next training step, so that one
+    with no next step is evaluated only once, as the final one; `every_n_steps`
+    evaluations run after the step that reaches them; the final evaluation runs
+    in `end`, after the last checkpoint and before the other hooks' `end`.
+    """
+
+    def __init__(self, estimator: Estimator, specs: Sequence[EvalSpec]) -> None:
+        self.specs = [_SpecEvaluations(estimator, spec) for spec in specs]
+        self._step = 0
+
+    def begin(self, context: StepContext) -> None:
+        self._step = context.global_step
+
+    def before_step(self, context: StepContext) -> None:
+        for evaluations in self.specs:
+            if evaluations.pending is not None:
+                path, evaluations.pending = evaluations.pending, None
+                result = evaluations.evaluate_checkpoint(path)
+                evaluations.export(path, result, final=False)
+
+    def after_step(self, context: StepContext) -> None:
+        previous, self._step = self._step, context.global_step
+        for evaluations in self.specs:
+            if crossed(previous, self._step, evaluations.spec.every_n_steps):
+                result = evaluations.evaluate_state(context)
+                evaluations.export_state(context, result)
+
+    def end(self, context: StepContext) -> None:
+        for evaluations in self.specs:
+            evaluations.pending = None
+            if context.global_step not in evaluations.results:
+                evaluations.evaluate_state(context)
+
+    def steps_until_needed(self, global_step: int) -> int | None:
+        # Checkpoint evaluations follow saves, which end a fused run anyway.
+        every = [e.spec.every_n_steps for e in self.specs if e.spec.every_n_steps]
+        return min(n - global_step % n for n in every) if every else None
+
+    def saved(self, step: int, path: str) -> None:
+        for evaluations in self.specs:
+            evaluations.saved(step, path)
+
+    def finish(self) -> dict[str | None, tuple[EvalResult, list[Any]]]:
+        return {e.spec.name: e.finish() for e in self.specs}
 
 
 class _EvalListener(CheckpointSaverListener):
-    def __init__(self, loop: _EvalLoop) -> None:
-        self._loop = loop
+    def __init__(self, evaluations: _Evaluations) -> None:
+        self._evaluations = evaluations
 
     def after_save(self, global_step: int, path: str) -> None:
-        self._loop.saved(global_step, path)
-
-
-class _EvaluatePendingHook(Hook):
-    def __init__(self, loop: _EvalLoop) -> None:
-        self._loop = loop
-
-    def before_step(self, context: StepContext) -> None:
-        self._loop.evaluate_pending()
-
-    def steps_until_needed(self, global_step: int) -> int | None:
-        return None  # evaluations follow checkpoints, which end a fused run
+        self._evaluations.saved(global_step, path)

@@ -188,6 +188,7 @@ class TrainingLoop:
             last_step=last_step,
             writer=writer,
         )
+        context._set_state_source(lambda: state)  # the latest `state` of this loop
         hooks.begin(context)
         for listener in listeners:
             listener.begin()

@@ -63,10 +63,12 @@ def new_temp_dir(base: str) -> str:
 def install(tmp: str, base: str) -> str:
     """Fsyncs everything in the finished `tmp`, then renames it `base/<unix seconds>`.
 
-    The first free second is taken, so two exports never share a directory.
+    The first free second is taken, so two exports never share a directory,
+    and never one before the newest export's: names sort in export order.
     """
     atomic.fsync_tree(tmp)
-    stamp = int(time.time())
+    stamps = [int(name) for name in os.listdir(base) if name.isdigit()]
+    stamp = max([int(time.time()), *(s + 1 for s in stamps)])
     while True:
         final = os.path.join(base, str(stamp))
         try:

@@ -35,23 +35,6 @@ def every_step(make, classifier, *args, **kwargs):
     return make(classifier, *args, run_every_secs=None, run_every_steps=1, **kwargs)
 
 
-def test_read_eval_metrics_groups_by_step_and_evaluation_name(tmp_path):
-    record(tmp_path, {20: {"loss": 0.5}, 10: {"loss": 0.75, "accuracy": 0.5}})
-    record(tmp_path, {10: {"loss": 0.25}}, prefix="eval_val")
-    with est.JsonlWriter(tmp_path / "metrics.jsonl") as writer:
-        writer.write_scalars(10, {"loss": 9.0})  # a training summary
-        writer.write_scalars(20, {"eval/loss": 0.4})  # step 20 evaluated again
-    with open(tmp_path / "metrics.jsonl", "a") as f:
-        f.write('{"step": 30, "name": "eval/lo')  # a line being written
-    assert est.read_eval_metrics(tmp_path) == {
-        10: {"loss": 0.75, "accuracy": 0.5},
-        20: {"loss": 0.4},
-    }
-    assert list(est.read_eval_metrics(tmp_path)) == [10, 20]
-    assert est.read_eval_metrics(tmp_path, name="val") == {10: {"loss": 0.25}}
-    assert est.read_eval_metrics(tmp_path / "missing") == {}
-
-
 @pytest.mark.parametrize(
     ("losses", "stops"),
     [

@@ -10,7 +10,6 @@ import pytest
 from support import batches_of, classifier_model_fn, fast_config
 
 import estimators as est
-from estimators.training import loss_smaller
 
 
 class RecordingExporter(est.Exporter):
@@ -147,67 +146,67 @@ def test_an_early_stopping_hook_ends_training_at_the_expected_step(tmp_path, blo
     assert classifier.latest_checkpoint().endswith("ckpt-16")
 
 
-class FakeExports:
-    """Stands in for `export_saved_model`: numbered empty export directories."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, export_dir_base, serving_input_receiver_fn, checkpoint_path):
-        self.count += 1
-        path = os.path.join(export_dir_base, str(1000 + self.count))
-        os.makedirs(path)
-        return path
+def checkpoint_steps(model):
+    return [est.checkpoints.checkpoint_step(p) for p in
+            est.checkpoints.all_checkpoints(model.model_dir)]  # fmt: skip
 
 
-@pytest.fixture
-def untrained(tmp_path, monkeypatch):
-    classifier = est.Estimator(classifier_model_fn, model_dir=str(tmp_path))
-    monkeypatch.setattr(classifier, "export_saved_model", FakeExports())
-    return classifier
+def test_two_named_eval_specs_each_on_its_cadence(tmp_path, blobs):
+    x, y = blobs
+    classifier = estimator(tmp_path)  # a checkpoint every 10 steps
+    val, test = RecordingExporter("val_recorder"), RecordingExporter("test_recorder")
+    results, exports = est.train_and_evaluate(
+        classifier,
+        est.TrainSpec(endless(x, y), max_steps=30),
+        [
+            est.EvalSpec(
+                batches_of(x, y, 30), name="val", exporters=val, throttle_secs=0
+            ),
+            est.EvalSpec(
+                batches_of(x[:60], y[:60], 20),
+                name="test",
+                every_n_steps=4,
+                exporters=[test, est.LatestExporter("latest", receiver(x), 2)],
+            ),
+        ],
+    )
+    assert set(results) == set(exports) == {"val", "test"}
+    assert results["val"]["global_step"] == results["test"]["global_step"] == 30
+    assert exports["val"] == [30] and exports["test"][0] == 30
+    # The export of step 28, between checkpoints, is of the in-memory parameters.
+    base = os.path.join(classifier.model_dir, "export", "latest")
+    assert [exported_step(os.path.join(base, s)) for s in stamps(base)] == [28, 30]
+    # "val" follows the checkpoints; "test" runs every 4 steps on the parameters
+    # in memory, plus the final evaluation of step 30.
+    assert val.calls == [(10, False), (20, False), (30, True)]
+    assert test.calls == [(s, False) for s in range(4, 30, 4)] + [(30, True)]
+    assert list(est.read_eval_metrics(classifier.model_dir, "val")) == [10, 20, 30]
+    assert list(est.read_eval_metrics(classifier.model_dir, "test")) == [
+        *range(4, 30, 4), 30]  # fmt: skip
+    # The in-memory evaluations wrote no checkpoint into the model_dir (each
+    # exporter call got one made for it, then deleted).
+    assert checkpoint_steps(classifier) == [10, 20, 30]
+    # An evaluation between checkpoints is of the exact step: the one at 20,
+    # by both specs' data, gives what evaluate() of ckpt-20 gives.
+    again = classifier.evaluate(
+        batches_of(x[:60], y[:60], 20),
+        checkpoint_path=classifier.model_dir + "/ckpt-20",
+    )
+    recorded = est.read_eval_metrics(classifier.model_dir, "test")[20]
+    assert recorded["loss"] == pytest.approx(again["loss"], rel=1e-6)
+    assert recorded["accuracy"] == pytest.approx(again["accuracy"])
 
 
-def export_best(exporter, classifier, loss, step=10):
-    path = os.path.join(classifier.model_dir, "export", exporter.name)
-    result = {"loss": loss, "global_step": step}
-    return exporter.export(classifier, path, "ckpt-10", result, False)
-
-
-def test_best_exporter_exports_only_improvements_and_keeps_the_newest(untrained):
-    exporter = est.BestExporter("best", exports_to_keep=2)
-    # losses 1.0 (first), 0.5 (< 1.0), 0.7 (not < 0.5), 0.4 (< 0.5)
-    paths = [export_best(exporter, untrained, loss) for loss in (1.0, 0.5, 0.7, 0.4)]
-    base = os.path.join(untrained.model_dir, "export", "best")
-    assert paths == [os.path.join(base, "1001"), os.path.join(base, "1002"), None,
-                     os.path.join(base, "1003")]  # fmt: skip
-    assert stamps(base) == ["1002", "1003"]
-
-
-def test_best_exporter_starts_from_the_best_recorded_evaluation(untrained):
-    with est.JsonlWriter(os.path.join(untrained.model_dir, "metrics.jsonl")) as w:
-        w.write_scalars(3, {"eval/loss": 0.45, "eval_other/loss": 0.1})
-        w.write_scalars(6, {"eval/loss": 0.6})
-        w.write_scalars(9, {"eval/loss": 0.2})  # the evaluation being exported
-    # best recorded: 0.45 at step 3 (step 9 is the current one; other names ignored)
-    assert export_best(est.BestExporter(), untrained, 0.5, step=9) is None
-    assert export_best(est.BestExporter(), untrained, 0.4, step=9) is not None
-    other = est.BestExporter("other", eval_name="other")  # best recorded: 0.1
-    assert export_best(other, untrained, 0.4, step=9) is None
-
-
-def test_best_exporter_takes_a_compare_fn(untrained):
-    def accuracy_higher(best_eval_result, current_eval_result):
-        return current_eval_result["accuracy"] > best_eval_result["accuracy"]
-
-    exporter = est.BestExporter("accuracy", compare_fn=accuracy_higher)
-    path = os.path.join(untrained.model_dir, "export", "accuracy")
-    exports = [
-        exporter.export(
-            untrained, path, "ckpt", {"accuracy": a, "global_step": 1}, False
-        )
-        for a in (0.5, 0.5, 0.75)
-    ]
-    assert [e is not None for e in exports] == [True, False, True]
+def test_every_n_steps_needs_no_checkpoints(tmp_path, blobs):
+    x, y = blobs
+    classifier = estimator(tmp_path, save_every=None)  # only the final checkpoint
+    result, _ = est.train_and_evaluate(
+        classifier,
+        est.TrainSpec(endless(x, y), max_steps=12),
+        est.EvalSpec(batches_of(x, y, 30), every_n_steps=5),
+    )
+    assert list(est.read_eval_metrics(classifier.model_dir)) == [5, 10, 12]
+    assert result["global_step"] == 12 and checkpoint_steps(classifier) == [12]
 
 
 def test_training_without_data_names_the_input_fn(tmp_path, blobs):
@@ -218,13 +217,6 @@ def test_training_without_data_names_the_input_fn(tmp_path, blobs):
             est.TrainSpec(lambda: iter(())),
             est.EvalSpec(batches_of(x, y, 30)),
         )
-
-
-def test_loss_smaller():
-    assert loss_smaller({"loss": 2.0}, {"loss": 1.0})  # 2 > 1
-    assert not loss_smaller({"loss": 1.0}, {"loss": 1.0})
-    with pytest.raises(ValueError, match="current_eval_result"):
-        loss_smaller({"loss": 1.0}, {"accuracy": 1.0})
 
 
 def input_fn():
@@ -240,6 +232,7 @@ def input_fn():
         (lambda: est.TrainSpec(input_fn, hooks=[object()]), TypeError, r"`hooks\[0\]`"),
         (lambda: est.TrainSpec(input_fn, saving_listeners=[est.Hook()]), TypeError, "saving_listeners"),
         (lambda: est.EvalSpec(input_fn, steps=0), ValueError, "`steps` must be > 0"),
+        (lambda: est.EvalSpec(input_fn, every_n_steps=0), ValueError, "`every_n_steps` must be > 0"),
         (lambda: est.EvalSpec(input_fn, name=""), ValueError, "`name`"),
         (lambda: est.EvalSpec(input_fn, throttle_secs=-1), ValueError, "`throttle_secs` must be >= 0"),
         (lambda: est.EvalSpec(input_fn, start_delay_secs="1"), ValueError, "`start_delay_secs`"),
@@ -270,3 +263,21 @@ def test_a_single_exporter_and_none_hooks_are_accepted():
     exporter = est.LatestExporter("latest")
     spec = est.EvalSpec(input_fn, hooks=None, exporters=exporter)
     assert spec.exporters == (exporter,) and spec.hooks == ()
+
+
+@pytest.mark.parametrize(
+    ("specs", "error", "message"),
+    [
+        ([], ValueError, "at least one"),
+        ("val", TypeError, "`eval_spec` must be an est.EvalSpec or a list"),
+        ([est.EvalSpec(input_fn), est.EvalSpec(input_fn)], ValueError, "distinct names"),
+        ([est.EvalSpec(input_fn, name="a"), est.EvalSpec(input_fn, name="a")], ValueError, "EvalSpec.name=|give each EvalSpec"),
+        ([est.EvalSpec(input_fn, name="a"), None], TypeError, r"`eval_spec\[1\]`"),
+        ([est.EvalSpec(input_fn, name="a", exporters=est.LatestExporter("e")),
+          est.EvalSpec(input_fn, name="b", exporters=est.FinalExporter("e"))], ValueError, "exporters must have distinct names"),
+    ],
+)  # fmt: skip
+def test_bad_eval_spec_lists_are_named(tmp_path, specs, error, message):
+    classifier = est.Estimator(classifier_model_fn, model_dir=str(tmp_path))
+    with pytest.raises(error, match=message):
+        est.train_and_evaluate(classifier, est.TrainSpec(input_fn), specs)
