@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[pipeline,dev,tensorboard]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import numpy as np
+import pyarrow as pa
 
 from estimators.mode_keys import ModeKeys
 
@@ -212,15 +213,24 @@ class InputPipeline:
         if element is None:
             return None
         features, labels = _split(element)
-        leaves = jax.tree.leaves((features, labels))
-        k = leaves[0].shape[0]
-        if leaves[0].shape[1] != batch_size:
+        first = jax.tree.leaves((features, labels))[0]
+        # A string column comes as a pyarrow FixedSizeListArray of k lists.
+        if isinstance(first, pa.FixedSizeListArray):
+            k, rows = len(first), first.type.list_size
+        else:
+            k, rows = first.shape[:2]
+        if rows != batch_size:
             raise ValueError(
-                f"the input's next_stacked gave batches of {leaves[0].shape[1]} rows,"
+                f"the input's next_stacked gave batches of {rows} rows,"
                 f" expected {batch_size}."
             )
         flat = jax.tree.map(
-            lambda a: np.reshape(a, (k * batch_size, *a.shape[2:])), (features, labels)
+            lambda a: (
+                a.flatten()
+                if isinstance(a, pa.FixedSizeListArray)
+                else np.reshape(a, (k * batch_size, *a.shape[2:]))
+            ),
+            (features, labels),
         )
         host, host_labels, _ = self.prepare(*flat)
         stacked = jax.tree.map(

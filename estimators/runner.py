@@ -8,8 +8,8 @@ predictions. Dependencies run one way: `estimator -> export -> runner`.
 
 from __future__ import annotations
 
-import functools
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -250,6 +250,7 @@ class ModelRunner:
                 "model first."
             )
         return variable_arrays(checkpoints.read_checkpoint(path)[0])
+
     @contextlib.contextmanager
     def in_memory(
         self, variables: Any, global_step: int, rng: jax.Array

@@ -571,7 +571,10 @@ class Dataset:
         if block_length is not None:
             _check_int("block_length", block_length, minimum=1)
         cycle = None if cycle_length == AUTOTUNE else cycle_length
-        return Dataset(InterleaveNode(self._node, map_func, cycle, block_length or 1))
+        node = InterleaveNode(
+            self._node, map_func, cycle, block_length or 1, node_of=_node_of
+        )
+        return Dataset(node)
 
     def prefetch(self, buffer_size: int = AUTOTUNE) -> Dataset:
         """Prepares up to `buffer_size` elements ahead on a background thread.
@@ -696,3 +699,8 @@ def _files(
 ) -> FileSource:
     _check_int("batch_rows", batch_rows, minimum=1)
     return file_source(dataset, root, columns, label, filter, batch_rows)
+
+
+def _node_of(value: Any) -> Node | None:
+    """The last stage of a Dataset, or None when `value` is not one."""
+    return value._node if isinstance(value, Dataset) else None

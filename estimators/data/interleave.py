@@ -39,6 +39,7 @@ class InterleaveNode(Node):
         map_func: Callable[..., Any],
         cycle_length: int | None,
         block_length: int,
+        node_of: Callable[[Any], Node | None],
     ) -> None:
         if parent.batched:
             raise ValueError(
@@ -48,6 +49,7 @@ class InterleaveNode(Node):
         self.map_func = map_func
         self.cycle_length = cycle_length or os.cpu_count() or 1
         self.block_length = block_length
+        self.node_of = node_of  # a Dataset's last stage, or None for anything else
 
     def describe(self) -> str:
         return (
@@ -62,16 +64,14 @@ class InterleaveNode(Node):
         return _InterleaveIterator(self, context, state)
 
     def inner(self, element: Any) -> Node:
-        from estimators.data.dataset import Dataset
-
         func = self.map_func
         result = func(*element) if isinstance(element, tuple) else func(element)
-        if not isinstance(result, Dataset):
+        node = self.node_of(result)
+        if node is None:
             raise TypeError(
                 f"interleave(): map_func {_name(func)} must return a Dataset, got "
                 f"{type(result).__name__}."
             )
-        node = result._node
         if node.batched:
             raise ValueError(
                 f"interleave(): map_func {_name(func)} returned a batched dataset; "

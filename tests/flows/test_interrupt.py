@@ -13,10 +13,10 @@ import sys
 import time
 
 import pytest
-from estimators_pipeline.tasks.config import PipelineConfig
 from mlflow.tracking import MlflowClient
 
 from estimators import checkpoints
+from estimators_pipeline.tasks.config import PipelineConfig
 
 pytestmark = pytest.mark.slow
 

@@ -3,12 +3,13 @@
 import os
 
 import pytest
+from mlflow.tracking import MlflowClient
+
 from estimators_pipeline.tasks.evaluate import evaluate
 from estimators_pipeline.tasks.ingest import ingest
 from estimators_pipeline.tasks.runs import start_run
 from estimators_pipeline.tasks.train import train
 from estimators_pipeline.tasks.transform import transform
-from mlflow.tracking import MlflowClient
 
 
 @pytest.fixture(scope="module")
