@@ -1,3 +1,4 @@
+# Long by design: tf's basic_session_run_hooks, one family of hooks in one module, as tf has it.
 """tf's built-in session-run hooks (`tf.compat.v1.train.*Hook`), on `SessionRunHook`.
 
 Each keeps tf's arguments and defaults and declares its cadence through

@@ -1,3 +1,4 @@
+# Long by design: the Keras adapter is one concept (stateless call, optimizer, loss, metrics).
 """A compiled Keras 3 model (JAX backend) as an Estimator's `model_fn`, and back.
 
 `keras_model_fn` calls the model statelessly (`Model.stateless_call`) on variables

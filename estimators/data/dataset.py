@@ -1,3 +1,4 @@
+# Long by design: the Dataset class is tf.data's fluent API, one method per verb.
 """`Dataset`: a tf.data-like input pipeline over Arrow record batches and numpy.
 
 A Dataset is an immutable chain of steps; every method returns a new one.
