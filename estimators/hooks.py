@@ -39,7 +39,8 @@ class NanLossDuringTrainingError(RuntimeError):
 
     def __init__(self, step: int, leaf: str | None = None) -> None:
         what = (
-            f"a NaN or infinite value in {leaf!r} by global_step {step}"
+            f"NaN or infinite loss or state during training by global_step {step}"
+            f" (first non-finite value in {leaf!r})"
             if leaf
             else f"NaN or infinite loss during training at global_step {step}"
         )
