@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -296,8 +296,9 @@ class ModelRunner:
         totals: dict[str, Metric] = {}
         total_loss: Any = None
         count = 0
-        context = StepContext(mode=ModeKeys.EVAL, global_step=0, model_dir=None)
-        context.model_dir = self.config.model_dir
+        context = StepContext(
+            mode=ModeKeys.EVAL, global_step=0, model_dir=self.config.model_dir
+        )
         multiple = strategy.local_device_count if strategy is not None else 1
         started = False
         for features, labels, rows in pipeline:
@@ -379,16 +380,50 @@ class ModelRunner:
                     ModeKeys.PREDICT, batch, pipeline.host_only, strategy
                 )
             hooks.before_step(context)
-            inputs = batch.features
-            if strategy is not None:
-                inputs = strategy.shard_batch(inputs)
-            outputs = predict_step(config, variables, rng, inputs, keys)
-            yield self.host_predictions(outputs, rows, strategy), rows
+            yield (
+                self._predict_batch(
+                    config, variables, rng, batch, rows, keys, strategy
+                ),
+                rows,
+            )
             hooks.after_step(context)
             if context.stop_requested:
                 break
         if started:
             hooks.end(context)
+
+    def predict_features(
+        self,
+        features: Any,
+        rows: int,
+        checkpoint: str | None,
+        *,
+        host_only: Mapping[str, str] | None = None,
+        var_width: Iterable[str] = (),
+    ) -> Any:
+        """Host predictions of one batch of transformed features (the Predictor's
+        call): padded to a power of two, variable-width lists too, then cut."""
+        batch = batching.pad(features, None, rows, batching.predict_size(rows))
+        batch = batch._replace(features=batching.pad_widths(batch.features, var_width))
+        variables, _, rng = self.variables(checkpoint, batch, ModeKeys.PREDICT)
+        config = self.step_config(ModeKeys.PREDICT, batch, host_only)
+        return self._predict_batch(config, variables, rng, batch, rows, None, None)
+
+    def _predict_batch(
+        self,
+        config: StepConfig,
+        variables: Any,
+        rng: jax.Array,
+        batch: batching.Batch,
+        rows: int,
+        keys: tuple[str, ...] | None,
+        strategy: Any,
+    ) -> Any:
+        inputs = batch.features
+        if strategy is not None:
+            inputs = strategy.shard_batch(inputs)
+        outputs = predict_step(config, variables, rng, inputs, keys)
+        return self.host_predictions(outputs, rows, strategy)
 
     def host_predictions(self, outputs: Any, rows: int, strategy: Any = None) -> Any:
         """The real rows of a batch's predictions, as numpy, host-transformed."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from estimators import batching, checkpoints
+from estimators import checkpoints
 from estimators.export import _files, _host
 from estimators.export._shapes import example_features
 from estimators.export.exported import ExportedModel
@@ -24,7 +24,6 @@ from estimators.export.serving import InputSpec, ServingInputReceiver, as_input_
 from estimators.feature_column import make_parse_example_spec
 from estimators.mode_keys import ModeKeys
 from estimators.runner import ModelRunner
-from estimators.steps import predict_step
 
 __all__ = ["Predictor"]
 
@@ -228,17 +227,13 @@ class _CheckpointRunner:
         if self.specs:
             columns = {**columns, **_host.check_inputs(columns, self.specs, rows)}
         features, _, rows = self.pipeline.prepare(columns, None)
-        batch = batching.pad(features, None, rows, batching.predict_size(rows))
-        batch = batch._replace(
-            features=batching.pad_widths(batch.features, self.var_width)
+        result = self.runner.predict_features(
+            features,
+            rows,
+            self.path,
+            host_only=self.pipeline.host_only,
+            var_width=self.var_width,
         )
-        runner = self.runner
-        variables, self.global_step, rng = runner.variables(
-            self.path, batch, ModeKeys.PREDICT
-        )
-        config = runner.step_config(ModeKeys.PREDICT, batch, self.pipeline.host_only)
-        outputs = predict_step(config, variables, rng, batch.features)
-        result = runner.host_predictions(outputs, rows)
         if not isinstance(result, Mapping):
             return {"predictions": result}
         return dict(result)
