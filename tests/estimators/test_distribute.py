@@ -211,8 +211,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_two_processes_train_together_and_only_the_chief_writes(tmp_path):
-    code = MULTI_HOST.format(tests=TESTS)
+def _run_two_processes(code, tmp_path, timeout):
+    """Runs `code` as processes 0 and 1 of a jax.distributed run on 127.0.0.1."""
     port = str(_free_port())
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     env.pop("XLA_FLAGS", None)
@@ -227,7 +227,7 @@ def test_two_processes_train_together_and_only_the_chief_writes(tmp_path):
         for i in range(2)
     ]
     try:
-        outputs = [proc.communicate(timeout=90) for proc in procs]
+        outputs = [proc.communicate(timeout=timeout) for proc in procs]
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -235,6 +235,11 @@ def test_two_processes_train_together_and_only_the_chief_writes(tmp_path):
                 proc.wait()
     for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
+
+
+def test_two_processes_train_together_and_only_the_chief_writes(tmp_path):
+    code = MULTI_HOST.format(tests=TESTS)
+    _run_two_processes(code, tmp_path, timeout=90)
 
     # Only the chief wrote checkpoints and metrics; process 1's model_dir is empty.
     chief_dir, other_dir = tmp_path / "model0", tmp_path / "model1"
@@ -322,28 +327,7 @@ def test_every_stop_decision_is_agreed_by_all_processes(tmp_path):
     # ending first, stop both processes at the same step (no hang, no
     # collective mismatch).
     code = STOPS.format(tests=TESTS)
-    port = str(_free_port())
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env.pop("XLA_FLAGS", None)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(i), port, str(tmp_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for i in range(2)
-    ]
-    try:
-        outputs = [proc.communicate(timeout=120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    for proc, (_, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err[-3000:]
+    _run_two_processes(code, tmp_path, timeout=120)
     results = [json.loads((tmp_path / f"stops{i}.json").read_text()) for i in (0, 1)]
     assert results[0] == results[1] == {"hook": 3, "listener": 2, "input": 3}
     chief = est.checkpoints.latest_checkpoint(str(tmp_path / "input0"))
