@@ -5,6 +5,12 @@
   compilation. Only a data-parallel strategy pads, to a multiple of its device
   count, and then the batch carries a mask (1 for real rows, 0 for padding) that
   `est.losses` and `est.metrics` honour.
+- Fused TRAIN steps (a group of k batches run in one call) are compiled at a
+  number of steps, `steps_size(k, longest)`: the longest group the run can form
+  when k is over a quarter of it, else the next power of two. The step count is
+  an argument of the call, so the groups of a run share one or a few
+  compilations (a resumed run's first group and the input's last one too); the
+  stacked batches past k are zeros that are never run.
 - PREDICT (the Estimator, the Predictor and the exported model) pads the rows to
   a power of two, so that requests of varying sizes reuse a few compilations;
   padding rows are cut from the outputs, so they cannot change a result.
@@ -29,8 +35,10 @@ __all__ = [
     "Batch",
     "next_power_of_two",
     "pad",
+    "pad_steps",
     "pad_widths",
     "predict_size",
+    "steps_size",
     "train_size",
     "unbatch",
     "unpad",
@@ -65,6 +73,40 @@ def train_size(rows: int, multiple: int = 1) -> int:
 def predict_size(rows: int, multiple: int = 1) -> int:
     """The compiled size of a PREDICT batch of `rows` rows (a power of two)."""
     return _round_up(next_power_of_two(rows), multiple)
+
+
+def steps_size(count: int, longest: int) -> int:
+    """The compiled number of steps of a fused group of `count` steps.
+
+    `longest` is the longest group the run can form; a group over a quarter of it
+    takes its size, a shorter one the next power of two (at most 4x the input
+    it stacks, at most log2(longest) compilations).
+    """
+    if count * 4 > longest:
+        return max(count, longest)
+    return next_power_of_two(count)
+
+
+def pad_steps(batch: Batch, count: int, size: int) -> Batch:
+    """Stacked batches (leading axis `count`) padded with zeros to `size`."""
+    if count == size:
+        return batch
+
+    def grow(array: Any) -> np.ndarray:
+        array = np.asarray(array)
+        out = np.zeros((size, *array.shape[1:]), array.dtype)
+        out[:count] = array
+        return out
+
+    def tree(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            return {k: grow(v) for k, v in value.items()}
+        return grow(value)
+
+    mask = None if batch.mask is None else grow(batch.mask)
+    return Batch(tree(batch.features), tree(batch.labels), mask)
 
 
 def _pad_rows(array: np.ndarray, rows: int, size: int) -> np.ndarray:

@@ -189,29 +189,29 @@ def train_step(
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
 def train_steps(
-    config: StepConfig, state: TrainState, batches: Batch
+    config: StepConfig, state: TrainState, batches: Batch, count: jax.Array
 ) -> tuple[TrainState, Outputs, Outputs]:
-    """Runs N training steps over N stacked batches (leading axis N) in one call.
+    """Runs `count` training steps over the first `count` of stacked batches.
+
+    `batches` has a leading axis of a compiled size (`batching.steps_size`) and
+    `count` (<= it) is an argument, not a shape: groups of different lengths
+    share one compilation, the batches past `count` are never run.
 
     Returns the new state, the last step's loss and summaries, and its
-    `config.fetches` predictions (carried, so only the last step's are kept).
+    `config.fetches` predictions.
     """
-    if not config.fetches:
-        state, outputs = jax.lax.scan(
-            lambda s, b: _train_step(config, s, b)[:2], state, batches
+    first = jax.tree.map(lambda x: x[0], batches)
+    shapes = jax.eval_shape(lambda s, b: _train_step(config, s, b)[1:], state, first)
+    zeros = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+
+    def body(i: jax.Array, carry: Any) -> Any:
+        batch = jax.tree.map(
+            lambda x: jax.lax.dynamic_index_in_dim(x, i, keepdims=False), batches
         )
-        fetched: Outputs = {}
-    else:
-        first = jax.tree.map(lambda x: x[0], batches)
-        shapes = jax.eval_shape(lambda s, b: _train_step(config, s, b)[2], state, first)
-        zeros = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+        state, outputs, fetched = _train_step(config, carry[0], batch)
+        return state, (outputs, fetched)
 
-        def body(carry: Any, batch: Batch) -> Any:
-            state, outputs, fetched = _train_step(config, carry[0], batch)
-            return (state, fetched), outputs
-
-        (state, fetched), outputs = jax.lax.scan(body, (state, zeros), batches)
-    last = jax.tree.map(lambda x: x[-1], outputs)
+    state, (last, fetched) = jax.lax.fori_loop(0, count, body, (state, zeros))
     return _keep_replicated(config, _track_state(state)), last, fetched
 
 

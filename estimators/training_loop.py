@@ -35,7 +35,7 @@ from estimators.steps import StepConfig, train_step, train_steps
 from estimators.train_state import TrainState, checkpoint_tree
 from estimators.writers import JsonlWriter, MetricWriter, MultiWriter
 
-__all__ = ["SummaryWriters", "TrainingLoop", "run_length"]
+__all__ = ["SummaryWriters", "TrainingLoop", "longest_run", "run_length"]
 
 logger = logging.getLogger("estimators")
 
@@ -110,6 +110,22 @@ class SummaryWriters:
             write_slices(directory, results["slices"], results["global_step"])
 
 
+def _periods(config: Any) -> list[int]:
+    steps = (
+        config.log_step_count_steps,
+        config.save_summary_steps,
+        config.save_checkpoints_steps,
+    )
+    return [n for n in steps if n]
+
+
+def longest_run(config: Any, fuse: bool) -> int:
+    """The most steps `run_length` lets run fused, whatever the step and hooks."""
+    if config.steps_per_execution is not None:
+        return config.steps_per_execution
+    return min([AUTO_MAX_STEPS, *_periods(config)]) if fuse else 1
+
+
 def run_length(config: Any, hooks: HookList, fuse: bool) -> Callable[[int], int]:
     """How many steps may run fused from a global_step, by the config and hooks.
 
@@ -123,15 +139,7 @@ def run_length(config: Any, hooks: HookList, fuse: bool) -> Callable[[int], int]
         return lambda step: fixed
     if not fuse:
         return lambda step: 1
-    every = [
-        n
-        for n in (
-            config.log_step_count_steps,
-            config.save_summary_steps,
-            config.save_checkpoints_steps,
-        )
-        if n
-    ]
+    every = _periods(config)
 
     def length(step: int) -> int:
         limit = AUTO_MAX_STEPS
@@ -200,6 +208,7 @@ class TrainingLoop:
             start_step=step,
             last_step=last_step,
             run_length=run_length(config, hooks, fuse=strategy is None),
+            longest=longest_run(config, fuse=strategy is None),
             place=strategy.shard_batch if strategy else None,
             multiple=strategy.local_device_count if strategy else 1,
         )
@@ -328,5 +337,5 @@ def _run_group(
     config: StepConfig, state: TrainState, group: Group
 ) -> tuple[TrainState, Any, Any]:
     if group.stacked:
-        return train_steps(config, state, group.batches)
+        return train_steps(config, state, group.batches, np.int32(group.size))
     return train_step(config, state, group.batches)

@@ -89,3 +89,38 @@ def test_fused_training_equals_step_by_step_training(tmp_path, blobs):
         np.testing.assert_allclose(
             fused.get_variable_value(name), single.get_variable_value(name), rtol=1e-5
         )
+
+
+def test_fused_groups_of_different_lengths_share_one_compilation(tmp_path, blobs):
+    # save_summary_steps=20 with steps=45 from step 0, then 33 more from step 45:
+    # groups of 20, 20, 5, then 15, 18 (to 78). 20, 18, 15 are over a quarter of
+    # 20 and compile at 20 steps; 5 compiles at the next power of two, 8.
+    from estimators.steps import train_steps
+
+    x, y = blobs
+    model = est.Estimator(
+        classifier_model_fn,
+        model_dir=str(tmp_path),
+        config=fast_config(
+            random_seed=3, save_summary_steps=20, log_step_count_steps=None
+        ),
+        params={"n_classes": 3},
+    )
+    data = est.data.Dataset.from_tensor_slices(({"x": x}, y)).repeat().batch(16)
+    before = train_steps._cache_size()
+    model.train(lambda: data, steps=45)
+    model.train(lambda: data, steps=33)
+    assert model.get_variable_value("global_step") == 78
+    assert train_steps._cache_size() - before == 2
+
+
+def test_steps_size_bounds_compilations_and_padding():
+    from estimators import batching
+
+    sizes = {batching.steps_size(k, 100) for k in range(2, 101)}
+    assert sizes == {2, 4, 8, 16, 32, 100}
+    assert all(batching.steps_size(k, 100) <= 4 * k for k in range(2, 101))
+    batch = batching.Batch({"x": np.ones((3, 2, 1))}, np.ones((3, 2)), None)
+    padded = batching.pad_steps(batch, 3, 4)
+    assert padded.features["x"].shape == (4, 2, 1)
+    assert padded.features["x"][3].sum() == 0 and padded.labels[:3].all()
