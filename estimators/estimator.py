@@ -237,7 +237,7 @@ class Estimator:
             )
             return self
         runner = self._runner
-        pipeline = runner.pipeline(input_fn, ModeKeys.TRAIN)
+        pipeline = runner.pipeline(input_fn, ModeKeys.TRAIN, per_block=True)
         runner.resume_input(pipeline, latest)
         batches = iter(pipeline)
         first = next(batches, None)
@@ -296,7 +296,7 @@ class Estimator:
         """
         steps = check_positive_int("steps", steps)
         results = self._runner.evaluate(
-            self._runner.pipeline(input_fn, ModeKeys.EVAL),
+            self._runner.pipeline(input_fn, ModeKeys.EVAL, per_block=not slice_by),
             steps=steps,
             hooks=HookList(hooks or ()),
             checkpoint=checkpoint_path or self.latest_checkpoint(),

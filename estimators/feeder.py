@@ -31,7 +31,8 @@ _MAX_GROUP_BYTES = 64 << 20  # stacked input of one fused call
 
 @dataclasses.dataclass
 class Group:
-    """Batches for one compiled call: `stacked` (leading axis = steps) or one."""
+    """Batches for one compiled call: `stacked` (leading axis = compiled steps, of
+    which the first `size` run) or one."""
 
     batches: Any
     size: int
@@ -53,6 +54,10 @@ def _default_place(tree: Any, stacked: bool) -> Any:
     return tree if jax.default_backend() == "cpu" else jax.device_put(tree)
 
 
+def _shapes(raw: HostBatch) -> list[tuple[int, ...]]:
+    return [np.shape(leaf) for leaf in jax.tree.leaves(raw[:2])]
+
+
 def _nbytes(tree: Any) -> int:
     return sum(np.asarray(leaf).nbytes for leaf in jax.tree.leaves(tree))
 
@@ -69,6 +74,8 @@ class GroupFeeder:
         last_step: Stop after this step (None: at the end of the input).
         run_length: Given a global_step, how many steps may run from it before
             the loop must act on the host (>= 1).
+        longest: The most `run_length` gives; stacked groups are padded to
+            `batching.steps_size(k, longest)` steps (their real count is `size`).
         depth: Groups prepared ahead.
         place: Puts a group's host arrays on the devices (`stacked` leading axis
             = steps); default: as they are on CPU, `jax.device_put` elsewhere.
@@ -84,6 +91,7 @@ class GroupFeeder:
         start_step: int,
         last_step: int | None,
         run_length: Callable[[int], int],
+        longest: int = 1,
         depth: int = 2,
         place: Callable[[Any, bool], Any] | None = None,
         multiple: int = 1,
@@ -97,6 +105,8 @@ class GroupFeeder:
         self._step = start_step
         self._last_step = last_step
         self._run_length = run_length
+        budget = _MAX_GROUP_BYTES // max(_nbytes(first[:2]), 1)
+        self._longest = max(1, min(longest, budget))
         self._bulk = True
         self.input_exhausted = False
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
@@ -135,7 +145,7 @@ class GroupFeeder:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                limit = max(1, self._run_length(self._step))
+                limit = max(1, min(self._run_length(self._step), self._longest))
                 if self._last_step is not None:
                     if self._step >= self._last_step:
                         break
@@ -182,14 +192,14 @@ class GroupFeeder:
             return self._group(self._batch(raw), 1, False)
         group = [raw]
         position = None  # None: the input's position now
-        budget = _MAX_GROUP_BYTES // max(_nbytes(raw[:2]), 1)
-        while len(group) < min(limit, max(budget, 1)):
+        while len(group) < limit:
             before = self._pipeline.get_state()
             raw = self._next()
             if raw is None:
                 break
-            if not self._is_full(raw):
-                # Read ahead but not trained in this group: the group ends before it.
+            if not self._is_full(raw) or _shapes(raw) != _shapes(group[0]):
+                # Read ahead but not trained in this group: the group ends before it
+                # (a short batch, or id lists of another width: not stackable).
                 self._pending.append(raw)
                 position = before
                 break
@@ -207,4 +217,7 @@ class GroupFeeder:
     ) -> Group:
         if position is None:
             position = self._pipeline.get_state()
+        if stacked:
+            compiled = batching.steps_size(size, self._longest)
+            batch = batching.pad_steps(batch, size, compiled)
         return Group(self._place(batch, stacked), size, stacked, position)

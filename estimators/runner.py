@@ -20,7 +20,13 @@ import numpy as np
 
 from estimators import batching, checkpoints
 from estimators.compilation_cache import enable_default_cache
-from estimators.feature_column import is_feature_column, transform
+from estimators.data import Dataset
+from estimators.data.blocks import transform_blocks
+from estimators.feature_column import (
+    is_feature_column,
+    make_parse_example_spec,
+    transform,
+)
 from estimators.hooks import HookList, StepContext
 from estimators.input_pipeline import InputPipeline, call_input_fn
 from estimators.metrics import Metric, compute_results, merge_metric_dicts
@@ -110,14 +116,29 @@ class ModelRunner:
         """The feature columns' host transform of one batch of raw features."""
         return transform(features, self.feature_columns)
 
-    def pipeline(self, input_fn: Callable[..., Any], mode: str) -> InputPipeline:
+    def pipeline(
+        self, input_fn: Callable[..., Any], mode: str, per_block: bool = False
+    ) -> InputPipeline:
         """Calls `input_fn` for `mode`; its host batches, transformed."""
         result = call_input_fn(input_fn, mode, self.params, self.config)
-        return self.pipeline_of(result, mode)
+        return self.pipeline_of(result, mode, per_block)
 
-    def pipeline_of(self, result: Any, mode: str) -> InputPipeline:
-        """Host batches of what an input_fn returned (or of raw features)."""
+    def pipeline_of(
+        self, result: Any, mode: str, per_block: bool = False
+    ) -> InputPipeline:
+        """Host batches of what an input_fn returned (or of raw features).
+
+        With `per_block`, an `est.data.Dataset` read from memory or files has
+        the feature columns applied to its blocks (each Arrow record batch, or
+        all in-memory rows at once) before batching, instead of to each batch
+        (`estimators.data.blocks.transform_blocks` says when it can).
+        """
         columns = self.transform if self.feature_columns else None
+        if per_block and columns is not None and isinstance(result, Dataset):
+            keys = make_parse_example_spec(self.feature_columns)
+            blocks = transform_blocks(result, columns, keys)
+            if blocks is not None:
+                return InputPipeline(blocks, mode, None, self.label_transform)
         return InputPipeline(result, mode, columns, self.label_transform)
 
     def resume_input(self, pipeline: InputPipeline, checkpoint: str | None) -> None:

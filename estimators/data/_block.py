@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from estimators.data._structure import Spec, pack
+from estimators.data._structure import Spec, leaf_names, pack
 
 __all__ = ["Block", "Column", "concat", "first_row", "stack_rows"]
 
@@ -62,7 +62,14 @@ def concat(blocks: Sequence[Block]) -> Block:
                 "the same keys in the same order."
             )
     columns = zip(*(b.columns for b in blocks), strict=True)
-    return Block(spec, tuple(_concat(list(parts)) for parts in columns))
+    names = leaf_names(spec)
+    return Block(
+        spec,
+        tuple(
+            _concat(list(parts), name)
+            for parts, name in zip(columns, names, strict=True)
+        ),
+    )
 
 
 def first_row(block: Block) -> Any:
@@ -99,8 +106,15 @@ def _take(column: Column, indices: np.ndarray) -> Column:
     return column.take(indices)
 
 
-def _concat(parts: list[Column]) -> Column:
+def _concat(parts: list[Column], name: str) -> Column:
     if all(isinstance(p, np.ndarray) for p in parts):
+        shapes = {p.shape[1:] for p in parts}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"column {name!r} has rows of shapes {sorted(shapes)} in blocks "
+                "that one batch joins; a map_blocks or map function must give "
+                "each row the same shape in every block (pad it to a fixed width)."
+            )
         return np.concatenate(parts)
     arrays = [p if isinstance(p, pa.Array) else pa.array(p) for p in parts]
     return pa.concat_arrays(arrays)

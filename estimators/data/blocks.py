@@ -14,8 +14,11 @@ with it restores without it and the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from estimators.data._block import Block
 from estimators.data._columns import from_value
@@ -29,7 +32,7 @@ from estimators.data.shuffle import ShuffleNode
 from estimators.data.sources import ArraySource
 from estimators.data.transforms import RepeatNode, ShardNode, SkipNode, TakeNode
 
-__all__ = ["BlockFn", "insert_block_fn"]
+__all__ = ["BlockFn", "insert_block_fn", "transform_blocks"]
 
 BlockFn = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
@@ -62,6 +65,59 @@ def insert_block_fn(root: Node, fn: BlockFn) -> Node:
     for stage in chain[index + 1 :]:
         node = stage.with_parent(node)
     return node
+
+
+def transform_blocks(dataset: Any, fn: BlockFn, keys: Iterable[str]) -> Any | None:
+    """`dataset.map_blocks(fn)` when `fn` may run on its source's blocks, else None.
+
+    The Estimator's feature-column transform runs per block only when nothing
+    reads values before it (its lowest stage is an in-memory or file source)
+    and no feature in `keys` holds lists of varying length: their ids would
+    have a different width in each block, which rows cannot be batched across.
+    """
+    chain = dataset._node.chain()
+    index = len(chain) - 1
+    while index > 0 and isinstance(chain[index], _PASS_THROUGH):
+        index -= 1
+    below, keys = chain[index], set(keys)
+    if isinstance(below, ArraySource):
+        names = leaf_names(below.spec)
+        types = {
+            _feature_key(name): _array_type(column)
+            for name, column in zip(names, below.columns, strict=True)
+        }
+    elif isinstance(below, FileSource):
+        schema = below.dataset.schema
+        types = {name: schema.field(name).type for name in schema.names}
+    else:
+        return None
+    if any(_is_list(types.get(key)) for key in keys):
+        return None
+    return dataset.map_blocks(fn)
+
+
+def _feature_key(leaf: str) -> str:
+    """`'age'` from a leaf name `age` or `[0]['age']`."""
+    if leaf.startswith("[0]['") and leaf.endswith("']"):
+        return leaf[5:-2]
+    return leaf
+
+
+def _array_type(column: Any) -> Any:
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return column.type
+    if isinstance(column, np.ndarray) and column.dtype == object:
+        first = next((v for v in column[:100] if v is not None), None)
+        return "list" if isinstance(first, list | tuple | np.ndarray) else None
+    return None
+
+
+def _is_list(kind: Any) -> bool:
+    if kind == "list":
+        return True
+    return isinstance(kind, pa.DataType) and (
+        pa.types.is_list(kind) or pa.types.is_large_list(kind)
+    )
 
 
 def apply(fn: BlockFn, block: Block) -> Block:

@@ -156,3 +156,23 @@ def test_shard_after_map_blocks_keeps_positions_interchangeable(table):
     it = iter(mapped)
     next(it)
     assert next(plain.iterator(it.get_state()))["id"].tolist() == list(range(510, 520))
+
+
+def test_a_block_function_giving_rows_another_width_per_block_is_named(tmp_path):
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {"tags": [["a"], ["b"], ["a", "b", "c"], ["b"]], "y": [0, 1, 0, 1]}
+    )
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=2)
+
+    def widths(features):  # one row per value, as wide as the block's longest list
+        lists = features["tags"].to_pylist()
+        width = max(len(v) for v in lists)
+        return {"n": np.array([[len(v)] * width for v in lists], np.int32)}
+
+    data = Dataset.from_parquet(tmp_path, label="y").batch(3).map_blocks(widths)
+    with pytest.raises(
+        ValueError, match=r"column .*'n'.* rows of shapes \[\(1,\), \(3,\)\]"
+    ):
+        list(data)
