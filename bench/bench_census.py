@@ -321,8 +321,10 @@ class Ours:
         self.prefix: list[Any] = []
 
     def warm(self, folder: Path, rows: int) -> None:
-        """Compiles on a prefix given as a list (untimed)."""
-        self.prefix = list(parquet(folder, rows, self.columns))
+        """Compiles what an epoch runs (untimed): one epoch of the Dataset, then a
+        prefix given as a list (what `rewind` trains on)."""
+        self.estimator.train(lambda: parquet(folder, rows, self.columns))
+        self.prefix = list(parquet(folder, WARM_BATCHES * BATCH, self.columns))
         self.estimator.train(lambda: self.prefix)
 
     def rewind(self) -> None:
@@ -374,7 +376,7 @@ def main_child(args: argparse.Namespace, folder: Path) -> None:
         seen = sum(len(y) for _, y in parquet(folder, rows, columns))
     else:
         ours = Ours(canned_estimator("linear", columns), None)
-        ours.warm(folder, min(rows, WARM_BATCHES * BATCH + rows % BATCH))
+        ours.warm(folder, rows)
         ours.rewind()
         start = time.perf_counter()
         seen = ours.epoch(folder, rows)
@@ -450,8 +452,8 @@ def main() -> None:
         default = Ours(canned_estimator(kind, columns), None)
         block = Ours(block_estimator(kind, columns), columns)
         hand.epoch(folder, warm_rows)
-        default.warm(folder, warm_rows)
-        block.warm(folder, warm_rows)
+        default.warm(folder, rows)
+        block.warm(folder, rows)
         rates = measure(
             {
                 "hand": (lambda h=hand: h.epoch(folder, rows), lambda: None),
