@@ -18,6 +18,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.extend import core as jax_core
 
 from estimators import _context
 from estimators.mode_keys import ModeKeys
@@ -80,10 +81,13 @@ class Traced:
         variables: The abstract variables (`jax.ShapeDtypeStruct` leaves).
         spec: The spec; its array fields hold `jax.ShapeDtypeStruct`s, its Python
             fields (optimizer, hooks, export_outputs' kinds) are the real ones.
+        convolutions: Whether the model_fn computes a `lax.conv_general_dilated`
+            (such as `flax.linen.Conv`'s), which XLA:CPU runs slowly in a loop.
     """
 
     variables: Any
     spec: EstimatorSpec
+    convolutions: bool = False
 
 
 def _abstract(tree: Any) -> Any:
@@ -171,11 +175,13 @@ class ModelProgram:
             found.append(spec)
             return _with_params(variables)
 
-        variables = jax.eval_shape(init, key, features, labels)
+        jaxpr, variables = jax.make_jaxpr(init, return_shape=True)(
+            key, features, labels
+        )
         spec = copy.copy(found[0])
         for field in ("predictions", "loss", "eval_metric_ops", "export_outputs"):
             object.__setattr__(spec, field, _abstract(getattr(spec, field)))
-        return Traced(variables, spec)
+        return Traced(variables, spec, _uses(jaxpr.jaxpr, "conv_general_dilated"))
 
     def apply(
         self,
@@ -203,6 +209,18 @@ class ModelProgram:
                 spec = self.module.apply(variables, features, labels, mode, rngs=rngs)
                 updated = {}
         return spec, dict(updated), dict(scope.summaries)
+
+
+def _uses(jaxpr: Any, primitive: str) -> bool:
+    """Whether `jaxpr` or a jaxpr nested in it (jit, custom_jvp, scan...) has
+    an equation of `primitive`."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == primitive:
+            return True
+        for sub in jax_core.jaxprs_in_params(eqn.params):
+            if _uses(getattr(sub, "jaxpr", sub), primitive):
+                return True
+    return False
 
 
 def _with_params(variables: Any) -> dict[str, Any]:

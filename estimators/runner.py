@@ -51,6 +51,13 @@ __all__ = ["ModelRunner", "feature_columns_in"]
 
 logger = logging.getLogger("estimators")
 
+_UNFUSED = (
+    "The model_fn uses XLA convolutions (lax.conv_general_dilated, as "
+    "flax.linen.Conv does): training runs one step per call, since XLA:CPU runs "
+    "their gradient several times slower inside a fused loop. est.layers.Conv "
+    "computes the same layer fast both ways (docs/cpu-convolutions.md)."
+)
+
 Loaded = tuple[Any, int, jax.Array]  # variables, global_step, raw rng
 
 
@@ -172,12 +179,16 @@ class ModelRunner:
         columns = tuple(sorted((host_only or {}).items()))
         cache_key = (mode, columns, id(strategy))
         if cache_key not in self._steps:
-            optimizer = None
+            optimizer, fuse = None, True
             if mode == ModeKeys.TRAIN:
-                optimizer = self.trace(mode, batch).spec.optimizer
+                traced = self.trace(mode, batch)
+                optimizer = traced.spec.optimizer
+                fuse = not (traced.convolutions and jax.default_backend() == "cpu")
+                if not fuse:
+                    logger.info(_UNFUSED)
             replicated = strategy.replicated_sharding if strategy is not None else None
             self._steps[cache_key] = StepConfig(
-                self.program, optimizer, columns, replicated
+                self.program, optimizer, columns, replicated, fuse=fuse
             )
         return self._steps[cache_key]
 

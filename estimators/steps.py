@@ -50,6 +50,9 @@ class StepConfig:
             "loss", "global_step" and summary names are accepted (the train step
             outputs summaries anyway). Empty by default, so the default steps
             output nothing more.
+        fuse: Whether training steps may run fused (`train_steps`); False for a
+            model with XLA convolutions on the CPU, whose kernel gradient XLA:CPU
+            runs several times slower inside a loop than in one step.
     """
 
     program: ModelProgram
@@ -57,6 +60,7 @@ class StepConfig:
     host_only: tuple[tuple[str, str], ...] = ()
     replicated: Any = None
     fetches: tuple[str, ...] = ()
+    fuse: bool = True
     _derived: dict[tuple[str, ...], StepConfig] = dataclasses.field(
         default_factory=dict, init=False, repr=False
     )

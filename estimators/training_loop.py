@@ -201,14 +201,15 @@ class TrainingLoop:
         for listener in listeners:
             listener.begin()
         last_save_time = time.monotonic()
+        fuse = strategy is None and step_config.fuse
         feeder = GroupFeeder(
             first,
             pipeline,
             batches,
             start_step=step,
             last_step=last_step,
-            run_length=run_length(config, hooks, fuse=strategy is None),
-            longest=longest_run(config, fuse=strategy is None),
+            run_length=run_length(config, hooks, fuse=fuse),
+            longest=longest_run(config, fuse=fuse),
             place=strategy.shard_batch if strategy else None,
             multiple=strategy.local_device_count if strategy else 1,
         )

@@ -124,3 +124,27 @@ def test_steps_size_bounds_compilations_and_padding():
     padded = batching.pad_steps(batch, 3, 4)
     assert padded.features["x"].shape == (4, 2, 1)
     assert padded.features["x"][3].sum() == 0 and padded.labels[:3].all()
+
+
+@pytest.mark.parametrize("conv, fused", [(nn.Conv, False), (est.layers.Conv, True)])
+def test_xla_convolutions_train_one_step_per_call_on_the_cpu(tmp_path, conv, fused):
+    # XLA:CPU runs the kernel gradient of lax.conv_general_dilated ~5x slower
+    # inside a loop; est.layers.Conv has no convolution op, so it fuses.
+    from estimators.steps import train_step, train_steps
+
+    def model_fn(features, labels, mode):
+        x = conv(2, kernel_size=(3, 3))(features["x"].reshape(-1, 4, 4, 1))
+        logits = nn.Dense(2)(x.reshape(x.shape[0], -1))
+        loss = est.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+        return est.EstimatorSpec(mode, loss=loss, optimizer=optax.sgd(0.1))
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 16)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    model = est.Estimator(model_fn, str(tmp_path), config=fast_config(random_seed=1))
+    singles, groups = train_step._cache_size(), train_steps._cache_size()
+    data = est.data.Dataset.from_tensor_slices(({"x": x}, y)).repeat().batch(8)
+    model.train(lambda: data, steps=6)
+    assert model.get_variable_value("global_step") == 6
+    assert (train_steps._cache_size() > groups) == fused
+    assert (train_step._cache_size() > singles) == (not fused)
