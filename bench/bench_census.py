@@ -429,6 +429,7 @@ def main() -> None:
     parser.add_argument(
         "--child", choices=("transform", "linear"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--json", default=None, help="write the rows to this file")
     args = parser.parse_args()
     logging.getLogger("estimators").setLevel(logging.WARNING)
     rows = args.rows
@@ -465,6 +466,30 @@ def main() -> None:
         )
         table.append((kind, rates))
     print_table(table, args.repeats)
+    if args.json:
+        write_rows(table, rows, args.json)
+
+
+def write_rows(
+    table: list[tuple[str, dict[str, list[float]]]], rows: int, path: str
+) -> None:
+    """The table as `_harness.Row`s (best rate of each side) for run_all.py."""
+    from _harness import Row, report
+
+    names = {"linear": "LinearClassifier", "dnn": "DNNClassifier [128, 64]"}
+    out = []
+    for kind, rates in table:
+        for side, label in (("ours", "canned, as ported"), ("block", "map_blocks")):
+            out.append(
+                Row(
+                    f"W3 {rows:,} Parquet rows, {names[kind]}, {label}, one epoch",
+                    max(rates[side]),
+                    max(rates["hand"]),
+                    "rows/s",
+                    target=">= 0.9x" if side == "ours" else "",
+                )
+            )
+    report("W3 (rows for run_all.py)", out, {}, path)
 
 
 def _load() -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,28 +26,6 @@ sys.path.insert(0, str(HERE))
 from _harness import Row, loadavg  # noqa: E402
 
 SCRIPTS = ("iris", "mlp", "cnn", "first_step", "census")
-CENSUS_TARGET = ">= 0.9x"
-# One line of bench_census.py's table: name, ours rows/s, hand rows/s, ratio.
-_CENSUS_LINE = re.compile(r"^(epoch: \S.*?)\s{2,}([\d,]+)\s+([\d,]+)\s+([\d.]+)\s")
-
-
-def census_rows(stdout: str) -> list[Row]:
-    """The epoch lines of bench_census.py's table (its CLI and output are its own)."""
-    rows = []
-    for line in stdout.splitlines():
-        match = _CENSUS_LINE.match(line)
-        if match:
-            name, ours, hand, _ = match.groups()
-            rows.append(
-                Row(
-                    f"W3 census Parquet, {name.removeprefix('epoch: ')}, one epoch",
-                    float(ours.replace(",", "")),
-                    float(hand.replace(",", "")),
-                    "rows/s",
-                    target=CENSUS_TARGET,
-                )
-            )
-    return rows
 
 
 def run_script(name: str, quick: bool) -> tuple[list[Row], str, str]:
@@ -56,25 +33,13 @@ def run_script(name: str, quick: bool) -> tuple[list[Row], str, str]:
     before = loadavg()
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     env.setdefault("JAX_PLATFORMS", "cpu")
-    if name == "census":
-        command = [sys.executable, str(HERE / "bench_census.py")]
-        command += ["--rows", "100000", "--repeats", "1"] if quick else []
-        out = subprocess.run(command, env=env, capture_output=True, text=True)
-        print(out.stdout, file=sys.stderr)
-        if out.returncode != 0:
-            raise SystemExit(f"bench_census.py failed:\n{out.stderr[-3000:]}")
-        rows = census_rows(out.stdout)
-        if not rows:
-            rows = [
-                Row(
-                    "W3 census: no epoch lines in bench_census.py's output", 0, None, ""
-                )
-            ]
-        return rows, before, loadavg()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "rows.json"
         command = [sys.executable, str(HERE / f"bench_{name}.py"), "--json", str(path)]
-        command += ["--quick"] if quick else []
+        if name == "census":  # its own CLI: rows and rounds
+            command += ["--rows", "100000", "--repeats", "1"] if quick else []
+        else:
+            command += ["--quick"] if quick else []
         out = subprocess.run(command, env=env, capture_output=True, text=True)
         print(out.stdout, file=sys.stderr)
         if out.returncode != 0:

@@ -1,4 +1,4 @@
-"""bench/run_all.py's table and its reading of bench_census.py (no timing here)."""
+"""bench/run_all.py's table and bench_census.py's rows for it (no timing here)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import run_all  # noqa: E402
 from _harness import Row  # noqa: E402
 
-CENSUS_OUTPUT = """\
-                                                    ours rows/s  hand rows/s  ratio   spread
-read+batch+transform: .batch(), fc.transform            106,544      131,333   0.81   107-107k | 131-131k
-epoch: LinearClassifier                                 130,288      432,880   0.30   130-130k | 433-433k
-  same, fc.transform before .batch() **                 264,020      222,359   1.19   264-264k | 222-222k
-epoch: DNNClassifier 64-32 emb8                          58,205      110,015   0.53   58-58k | 110-110k
-"""
 
+def test_census_writes_its_best_rates_as_rows(tmp_path):
+    import json
 
-def test_census_rows_are_the_epoch_lines():
-    rows = run_all.census_rows(CENSUS_OUTPUT)
-    assert [r.workload for r in rows] == [
-        "W3 census Parquet, LinearClassifier, one epoch",
-        "W3 census Parquet, DNNClassifier 64-32 emb8, one epoch",
+    import bench_census
+
+    table = [("linear", {"hand": [400.0, 500.0], "ours": [450.0, 300.0],
+                         "block": [480.0, 490.0]})]  # fmt: skip
+    bench_census.write_rows(table, 1000, str(tmp_path / "rows.json"))
+    rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
+    assert [r["workload"] for r in rows] == [
+        "W3 1,000 Parquet rows, LinearClassifier, canned, as ported, one epoch",
+        "W3 1,000 Parquet rows, LinearClassifier, map_blocks, one epoch",
     ]
-    assert (rows[0].ours, rows[0].hand) == (130_288, 432_880)
-    assert abs(rows[0].ratio - 130_288 / 432_880) < 1e-12
+    # best of each side: 450 / 500 and 490 / 500.
+    assert [(r["ours"], r["hand"], r["ratio"]) for r in rows] == [
+        (450.0, 500.0, 0.9),
+        (490.0, 500.0, 0.98),
+    ]
+    assert [r["target"] for r in rows] == [">= 0.9x", ""]
 
 
 def test_ratio_is_our_speed_over_the_hand_loops_whatever_the_unit():
