@@ -26,7 +26,10 @@ from estimators.input_pipeline import HostBatch, InputPipeline
 
 __all__ = ["Group", "GroupFeeder"]
 
-_MAX_GROUP_BYTES = 64 << 20  # stacked input of one fused call
+# Stacked input of one fused call: larger groups cost more per batch to gather
+# (a 40 MB gather allocates fresh pages: 0.16 ms a 400 KB batch, against 0.025
+# ms in 8 MB groups that reuse the allocator's memory and the cache).
+_MAX_GROUP_BYTES = 8 << 20
 
 
 @dataclasses.dataclass
