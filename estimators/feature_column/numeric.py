@@ -91,9 +91,10 @@ class NumericColumn(DenseColumn):
             # float32 either way, so this equals the float64 route below.
             with np.errstate(over="ignore"):
                 out = raw.astype(np.float32).reshape(-1, 1)
-            missing = np.isnan(out)
-            if not missing.any():
+            if np.isfinite(out).all():
                 return {self.name: out}
+            _check_not_infinite(self, out, raw.reshape(-1, 1))
+            missing = np.isnan(out)
             if self.default_value is not None:
                 out[missing] = np.float32(self.default_value[0])
                 return {self.name: out}
@@ -102,7 +103,9 @@ class NumericColumn(DenseColumn):
             # Integers (never missing, < 2**64) cannot overflow float32.
             return {self.name: values.astype(np.float32).reshape(-1, *self.shape)}
         with np.errstate(over="ignore"):
-            return {self.name: values.astype(np.float32).reshape(-1, *self.shape)}
+            out = values.astype(np.float32)
+        _check_not_infinite(self, out, values)
+        return {self.name: out.reshape(-1, *self.shape)}
 
     def _dense_tensor(self, features: Mapping[str, Any], params: Any) -> jnp.ndarray:
         x = in_model.read_numeric(features, self.name, self.key, self.shape)
@@ -118,6 +121,27 @@ class NumericColumn(DenseColumn):
             std = jnp.asarray(self.std, jnp.float32).reshape(self.shape)
             x = in_model.safe_divide(x - mean, std) + jnp.where(std > 0, 0.0, x - mean)
         return x.reshape(x.shape[0], self._dense_size)
+
+
+def _check_not_infinite(
+    column: NumericColumn, out: np.ndarray, values: np.ndarray
+) -> None:
+    """Raises naming the first value that is infinite or overflows float32.
+
+    Infinity is not a missing value (no default replaces it): it would make the
+    model's outputs NaN without an error.
+    """
+    infinite = np.isinf(out)
+    if not infinite.any():
+        return
+    row, col = np.argwhere(infinite)[0]
+    where = f"row {row}" if out.shape[1] == 1 else f"row {row}, element {col}"
+    value = values[row, col]
+    kind = "an infinite value" if np.isinf(value) else "a value beyond float32"
+    raise FeatureInputError(
+        f"feature '{column.key}': {kind} ({where}: {float(value)!r}); the model "
+        "computes in float32: clip or clean the data."
+    )
 
 
 def _plain_numbers(raw: Any, shape: tuple[int, ...]) -> bool:

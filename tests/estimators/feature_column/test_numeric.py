@@ -58,9 +58,12 @@ def test_string_in_numeric_column_names_row_and_value():
 
 def test_numeric_text_is_parsed():
     out = fc.transform(
-        {"age": np.array([" 3", "4.5e1", "-inf"])}, [fc.numeric_column("age")]
+        {"age": np.array([" 3", "4.5e1", "-2"])}, [fc.numeric_column("age")]
     )
-    np.testing.assert_array_equal(out["age"].ravel(), [3.0, 45.0, -np.inf])
+    np.testing.assert_array_equal(out["age"].ravel(), [3.0, 45.0, -2.0])
+    # Parsed infinity is refused like any other (issue 14: NaN outputs, no error).
+    with pytest.raises(FeatureInputError, match=r"row 2: -inf"):
+        fc.transform({"age": np.array(["3", "4", "-inf"])}, [fc.numeric_column("age")])
 
 
 def test_object_array_mixing_numbers_and_text_names_row():
@@ -126,3 +129,24 @@ def test_constructor_validates(kwargs, message):
 def test_empty_key_rejected():
     with pytest.raises(ValueError, match="`key` must be a non-empty string"):
         fc.numeric_column("")
+
+
+@pytest.mark.parametrize(
+    "values, shape, message",
+    [
+        (np.array([1.0, np.inf]), (1,), r"an infinite value \(row 1: inf\)"),
+        # 1e39 fits float64 but becomes inf in float32.
+        (np.array([1.0, 2.0, 1e39]), (1,), r"a value beyond float32 \(row 2: 1e\+39\)"),
+        (
+            np.array([[1.0, 2.0], [3.0, -np.inf]]),
+            (2,),
+            r"an infinite value \(row 1, element 1: -inf\)",
+        ),
+    ],
+)
+def test_infinite_values_are_refused_naming_the_row(values, shape, message):
+    # A default_value replaces missing values, not infinity: refused either way.
+    for default in (None, 0.0):
+        column = fc.numeric_column("x", shape=shape, default_value=default)
+        with pytest.raises(ValueError, match=r"feature 'x': " + message):
+            fc.transform({"x": values}, [column])
