@@ -236,8 +236,9 @@ class Estimator:
                 "Skipping training since max_steps (%d) was reached.", max_steps
             )
             return self
-        runner = self._runner
-        pipeline = runner.pipeline(input_fn, ModeKeys.TRAIN, per_block=True)
+        runner, last_step = self._runner, start + steps if steps else max_steps
+        steps_left = last_step - start if last_step else None
+        pipeline = runner.pipeline(input_fn, ModeKeys.TRAIN, True, steps_left)
         runner.resume_input(pipeline, latest)
         batches = iter(pipeline)
         first = next(batches, None)
@@ -262,7 +263,7 @@ class Estimator:
             batches,
             hooks=HookList([*defaults, *(hooks or ()), *spec.training_hooks]),
             listeners=list(saving_listeners or ()),
-            last_step=start + steps if steps is not None else max_steps,
+            last_step=last_step,
             extra=runner.checkpoint_extra(),
         )
         return self
@@ -296,7 +297,7 @@ class Estimator:
         """
         steps = check_positive_int("steps", steps)
         results = self._runner.evaluate(
-            self._runner.pipeline(input_fn, ModeKeys.EVAL, per_block=not slice_by),
+            self._runner.pipeline(input_fn, ModeKeys.EVAL, not slice_by, steps),
             steps=steps,
             hooks=HookList(hooks or ()),
             checkpoint=checkpoint_path or self.latest_checkpoint(),

@@ -124,26 +124,35 @@ class ModelRunner:
         return transform(features, self.feature_columns)
 
     def pipeline(
-        self, input_fn: Callable[..., Any], mode: str, per_block: bool = False
+        self,
+        input_fn: Callable[..., Any],
+        mode: str,
+        per_block: bool = False,
+        steps: int | None = None,
     ) -> InputPipeline:
         """Calls `input_fn` for `mode`; its host batches, transformed."""
         result = call_input_fn(input_fn, mode, self.params, self.config)
-        return self.pipeline_of(result, mode, per_block)
+        return self.pipeline_of(result, mode, per_block, steps)
 
     def pipeline_of(
-        self, result: Any, mode: str, per_block: bool = False
+        self,
+        result: Any,
+        mode: str,
+        per_block: bool = False,
+        steps: int | None = None,
     ) -> InputPipeline:
         """Host batches of what an input_fn returned (or of raw features).
 
         With `per_block`, an `est.data.Dataset` read from memory or files has
         the feature columns applied to its blocks (each Arrow record batch, or
-        all in-memory rows at once) before batching, instead of to each batch
+        all in-memory rows at once when the `steps` to run read them all)
+        before batching, instead of to each batch
         (`estimators.data.blocks.transform_blocks` says when it can).
         """
         columns = self.transform if self.feature_columns else None
         if per_block and columns is not None and isinstance(result, Dataset):
             keys = make_parse_example_spec(self.feature_columns)
-            blocks = transform_blocks(result, columns, keys)
+            blocks = transform_blocks(result, columns, keys, steps)
             if blocks is not None:
                 return InputPipeline(blocks, mode, None, self.label_transform)
         return InputPipeline(result, mode, columns, self.label_transform)

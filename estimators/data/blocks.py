@@ -67,19 +67,28 @@ def insert_block_fn(root: Node, fn: BlockFn) -> Node:
     return node
 
 
-def transform_blocks(dataset: Any, fn: BlockFn, keys: Iterable[str]) -> Any | None:
+def transform_blocks(
+    dataset: Any, fn: BlockFn, keys: Iterable[str], steps: int | None = None
+) -> Any | None:
     """`dataset.map_blocks(fn)` when `fn` may run on its source's blocks, else None.
 
     The Estimator's feature-column transform runs per block only when nothing
     reads values before it (its lowest stage is an in-memory or file source)
     and no feature in `keys` holds lists of varying length: their ids would
     have a different width in each block, which rows cannot be batched across.
+    An in-memory source is one block, transformed whole: only when `steps`
+    batches (None: to the end) read at least as many rows, so that a short
+    `train(steps=...)` over a large array does not transform all of it.
     """
     chain = dataset._node.chain()
     index = len(chain) - 1
     while index > 0 and isinstance(chain[index], _PASS_THROUGH):
         index -= 1
     below, keys = chain[index], set(keys)
+    if isinstance(below, ArraySource) and steps is not None:
+        batch = next((n for n in chain if isinstance(n, BatchNode)), None)
+        if batch is None or steps * batch.batch_size < below.total_rows:
+            return None
     if isinstance(below, ArraySource):
         names = leaf_names(below.spec)
         types = {

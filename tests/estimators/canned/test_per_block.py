@@ -93,6 +93,10 @@ def test_in_memory_data_is_transformed_once_and_trains_the_same_model(tmp_path):
         tmp_path / "b", columns, lambda: data.map(lambda f, y: (f, y)).repeat().batch(8)
     )
     _same_variables(blocks, batches)
+    # 40 rows are one block, transformed whole only for calls that read them all.
+    keys = fc.make_parse_example_spec(columns)
+    assert transform_blocks(data.repeat().batch(8), dict, keys, steps=5) is not None
+    assert transform_blocks(data.repeat().batch(8), dict, keys, steps=4) is None
     # Evaluation takes the per-block path too, sliced evaluation the per-batch one.
     plain = blocks.evaluate(lambda: data.batch(8))
     sliced = blocks.evaluate(lambda: data.batch(8), slice_by="color")
