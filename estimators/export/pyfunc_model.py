@@ -104,6 +104,10 @@ class PyfuncModel:
         self.model = load(path)
         self.config = dict(model_config or {})
 
+    def get_raw_model(self) -> Any:
+        """The loaded `ExportedModel` (MLflow's `PyFuncModel.get_raw_model()`)."""
+        return self.model
+
     def predict(
         self, model_input: Any, params: dict[str, Any] | None = None
     ) -> pd.DataFrame | pd.Series:
