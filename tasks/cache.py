@@ -129,19 +129,35 @@ class ReferenceStorage(LocalFileSystem):
 
 
 def checked_metadata(path: str, content: bytes) -> bytes:
-    """`content` if it is result metadata naming `REFERENCE_SERIALIZER`."""
+    """`content` if it is result metadata naming `REFERENCE_SERIALIZER` whose
+    result file holds a reference (a truncated or forged one reads as no result)."""
     try:
-        serializer = json.loads(content)["serializer"]
+        record = json.loads(content)
+        serializer = record["serializer"]
     except (ValueError, TypeError, KeyError) as e:
         problem = f"is not Prefect result metadata ({type(e).__name__})"
     else:
         expected = REFERENCE_SERIALIZER.model_dump(mode="json")
-        if serializer == expected:
-            return content
-        problem = f"names the serializer {serializer!r}, not {expected!r}"
+        if serializer != expected:
+            problem = f"names the serializer {serializer!r}, not {expected!r}"
+        else:
+            problem = _result_problem(record.get("storage_key"))
+            if problem is None:
+                return content
     logger.warning(
         "task cache record %s %s: ignored; the task runs again and rewrites it.",
         path,
         problem,
     )
     raise ValueError(f"task cache record {path} {problem}.")
+
+
+def _result_problem(storage_key: Any) -> str | None:
+    """Why the result file a record points at cannot be read back, or None."""
+    folder = str(get_current_settings().results.local_storage_path)
+    try:
+        result = LocalFileSystem(basepath=folder)._resolve_path(storage_key)
+        REFERENCE_SERIALIZER.loads(result.read_bytes())
+    except (OSError, ValueError, TypeError) as e:
+        return f"points at a result that does not read back ({type(e).__name__}: {e})"
+    return None

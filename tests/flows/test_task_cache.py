@@ -95,3 +95,13 @@ def test_a_record_rewritten_to_pickle_is_ignored_and_replaced(config, tmp_path):
     with open(metadata_path) as f:
         assert json.load(f)["serializer"]["type"] == "json"  # rewritten
     assert cached_stages(config)[:2] == ["Cached", "Cached"]
+
+
+def test_a_truncated_result_is_recomputed(config):
+    stages = cached_stages(config)
+    _, result_path = records(*stages[2:])["transform"]
+    with open(result_path, "r+b") as f:
+        f.truncate(10)  # as a kill while Prefect writes it leaves it
+    again = cached_stages(config)
+    assert again[:2] == ["Cached", "Completed"] and again[3] == stages[3]
+    assert cached_stages(config)[:2] == ["Cached", "Cached"]

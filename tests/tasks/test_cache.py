@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import uuid
 
 import pytest
 from prefect.serializers import JSONSerializer, PickleSerializer
@@ -42,13 +43,21 @@ def test_only_registered_references_are_written_or_rebuilt():
             cache.REFERENCE_SERIALIZER.loads(json.dumps(forged).encode())
 
 
-def metadata(serializer) -> bytes:
-    return json.dumps({"storage_key": "/s/k", "serializer": serializer}).encode()
+def metadata(serializer, storage_key=None) -> bytes:
+    """Result metadata naming `serializer`; by default its result is SPLITS."""
+    if storage_key is None:
+        folder = get_current_settings().results.local_storage_path
+        storage_key = os.path.join(folder, f"test-{uuid.uuid4().hex}")
+        os.makedirs(folder, exist_ok=True)
+        with open(storage_key, "wb") as f:
+            f.write(cache.REFERENCE_SERIALIZER.dumps(SPLITS))
+    return json.dumps({"storage_key": storage_key, "serializer": serializer}).encode()
 
 
 def test_metadata_naming_another_serializer_is_refused():
     ours = cache.REFERENCE_SERIALIZER.model_dump(mode="json")
-    assert cache.checked_metadata("k", metadata(ours)) == metadata(ours)
+    good = metadata(ours)
+    assert cache.checked_metadata("k", good) == good
     others = [
         PickleSerializer(picklelib="pickle").model_dump(mode="json"),
         JSONSerializer().model_dump(mode="json"),  # Prefect's decoder: any class
@@ -62,12 +71,27 @@ def test_metadata_naming_another_serializer_is_refused():
         cache.checked_metadata("k", b"\x80\x04pickle")
 
 
+def test_metadata_whose_result_does_not_read_back_is_refused(tmp_path):
+    ours = cache.REFERENCE_SERIALIZER.model_dump(mode="json")
+    truncated = json.loads(metadata(ours))["storage_key"]
+    with open(truncated, "r+b") as f:
+        f.truncate(10)  # as a kill mid-write leaves it
+    outside = tmp_path / "elsewhere"
+    outside.write_bytes(cache.REFERENCE_SERIALIZER.dumps(SPLITS))
+    for key in (truncated, str(outside), None):
+        with pytest.raises(ValueError, match="does not read back"):
+            cache.checked_metadata(
+                "k", json.dumps({"storage_key": key, "serializer": ours}).encode()
+            )
+
+
 def test_the_key_storage_checks_what_it_reads(tmp_path):
     storage = cache.ReferenceStorage(basepath=str(tmp_path))
     ours = cache.REFERENCE_SERIALIZER.model_dump(mode="json")
-    storage.write_path("good", metadata(ours), _sync=True)
+    good = metadata(ours)
+    storage.write_path("good", good, _sync=True)
     storage.write_path("bad", metadata({"type": "pickle"}), _sync=True)
-    assert storage.read_path("good", _sync=True) == metadata(ours)
+    assert storage.read_path("good", _sync=True) == good
     with pytest.raises(ValueError, match="names the serializer"):
         storage.read_path("bad", _sync=True)
     default = cache.ReferenceStorage()._resolve_path("k")
