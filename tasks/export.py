@@ -211,9 +211,8 @@ def _log(
         run_id=run_id,
         model_id=model_id,
         step=evaluation.global_step,
-        # Lets a loader pick one prediction column (as mlflow.models.evaluate
-        # needs): load_model(uri, model_config={"output": "class_ids"}).
-        model_config={"output": "all"},
+        # model_config {"output": "all"} comes with the kwargs: a loader may
+        # pick one prediction column, as mlflow.models.evaluate needs.
         # The params example declares `output` in the signature: callers may
         # pick one prediction column per call (params={"output": "class_ids"}).
         **est_export.log_model_kwargs(

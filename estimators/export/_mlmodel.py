@@ -69,6 +69,10 @@ def write_pyfunc_files(directory: str, versions: dict[str, str]) -> list[str]:
         "      conda: conda.yaml",
         "      virtualenv: python_env.yaml",
         f"    loader_module: {LOADER_MODULE}",
+        # Declared so that load_model(path, model_config={"output": "class_ids"})
+        # (what mlflow.models.evaluate needs) is applied, not ignored.
+        "    config:",
+        "      output: all",
         f"    python_version: {_quote(python)}",
         "    streamable: false",
     ]
@@ -120,13 +124,16 @@ def log_model_kwargs(
 
     Example:
         >>> sorted(log_model_kwargs("/tmp/exports/1700000000"))
-        ['data_path', 'loader_module', 'pip_requirements']
+        ['data_path', 'loader_module', 'model_config', 'pip_requirements']
     """
     path = os.path.abspath(os.fspath(export_path))
     kwargs: dict[str, Any] = {
         "loader_module": LOADER_MODULE,
         "data_path": path,
         "pip_requirements": requirements(),
+        # A loader may pick one prediction column (as mlflow.models.evaluate
+        # needs): load_model(uri, model_config={"output": "class_ids"}).
+        "model_config": {"output": "all"},
     }
     if input_example is not None:
         kwargs["input_example"] = input_example

@@ -21,9 +21,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from estimators.export._files import MLMODEL, ExportError
 from estimators.export.exported import load
 
-__all__ = ["PyfuncModel", "infer_signature", "predictions_frame", "select_output"]
+__all__ = [
+    "PyfuncModel",
+    "check_mlmodel",
+    "infer_signature",
+    "load_pyfunc",
+    "predictions_frame",
+    "select_output",
+]
 
 
 def predictions_frame(outputs: dict[str, Any]) -> pd.DataFrame:
@@ -151,3 +159,64 @@ def infer_signature(export_path: str, input_example: Any) -> Any:
         data, params = input_example
     predictions = PyfuncModel(export_path).predict(data, params)
     return mlflow.models.infer_signature(data, predictions, params=params)
+
+
+def check_mlmodel(path: str | os.PathLike[str]) -> None:
+    """Refuses an MLflow model whose `MLmodel` would import code of its own.
+
+    `mlflow.pyfunc.load_model` imports whatever module the `MLmodel` names (and
+    puts its `code` folder on `sys.path`) before any loader can check a file, so
+    a rewritten `MLmodel` runs code; this reads it as YAML data first and
+    accepts only this installed module as the loader, with no code folder.
+
+    Raises:
+        ExportError: The model is loaded otherwise; the message names how.
+    """
+    import yaml
+
+    full = os.path.join(os.fspath(path), MLMODEL)
+    try:
+        with open(full) as f:
+            flavor = (yaml.safe_load(f) or {})["flavors"]["python_function"]
+        loader, code = flavor.get("loader_module"), flavor.get("code")
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
+        raise ExportError(
+            f"model {os.fspath(path)!r}: {MLMODEL} has no readable python_function "
+            f"flavor ({type(e).__name__}: {e})."
+        ) from None
+    if loader != __name__ or code:
+        raise ExportError(
+            f"model {os.fspath(path)!r}: its {MLMODEL} loads it with {loader!r}"
+            f"{f' and code from {code!r}' if code else ''}, not with the installed "
+            f"{__name__}: refusing to import code that came with the model. Load "
+            "the export with estimators.export.load, or log it again with "
+            "estimators.export.log_model_kwargs."
+        )
+
+
+def load_pyfunc(
+    model_uri: str | os.PathLike[str],
+    *,
+    model_config: dict[str, Any] | None = None,
+    dst_path: str | None = None,
+) -> Any:
+    """`mlflow.pyfunc.load_model` for exports, checking the `MLmodel` first.
+
+    Downloads the model (an export directory, `runs:/`, `models:/name@alias`,
+    ...), refuses it unless its `MLmodel` names this installed loader and no
+    code (`check_mlmodel`), then loads it; the loader verifies every file of
+    the export against `export.json`.
+
+    Args:
+        model_uri: What `mlflow.pyfunc.load_model` takes.
+        model_config: Passed on (`{"output": "class_ids"}`: one column).
+        dst_path: Where to download a remote model; default a temporary folder.
+    """
+    import mlflow.artifacts
+    import mlflow.pyfunc
+
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=os.fspath(model_uri), dst_path=dst_path
+    )
+    check_mlmodel(local)
+    return mlflow.pyfunc.load_model(local, model_config=model_config)

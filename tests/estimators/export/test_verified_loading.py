@@ -220,7 +220,6 @@ def test_a_logged_export_keeps_its_signature_params_and_model_config(
     saved = str(tmp_path / "logged")
     mlflow.pyfunc.save_model(
         saved,
-        model_config={"output": "all"},
         **est.export.log_model_kwargs(
             export_path, input_example=(frame, {"output": "all"})
         ),
@@ -247,3 +246,47 @@ def test_params_reach_the_model_through_the_loader(export_path, make_census):
     with pytest.raises(MlflowException, match="unknown signature 'nope'") as info:
         raw.predict(frame, {"signature_name": "nope"})
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.mark.parametrize("logged", [False, True], ids=["export", "logged"])
+def test_load_pyfunc_loads_what_mlflow_loads(
+    export_path, tmp_path, make_census, logged
+):
+    frame = frame_of(make_census(4, seed=9))
+    uri = export_path
+    if logged:
+        uri = str(tmp_path / "logged")
+        mlflow.pyfunc.save_model(uri, **est.export.log_model_kwargs(export_path))
+    expected = mlflow.pyfunc.load_model(uri).predict(frame)
+    pd.testing.assert_frame_equal(est.export.load_pyfunc(uri).predict(frame), expected)
+    only = est.export.load_pyfunc(uri, model_config={"output": "class_ids"})
+    assert only.predict(frame).tolist() == expected["class_ids"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("flavor", "message"),
+    [
+        (OLD_MLMODEL, "loads it with 'mlflow.pyfunc.loaders.code_model'"),
+        (
+            "flavors:\n  python_function:\n    code: code\n"
+            "    loader_module: estimators.export.pyfunc_model\n",
+            "and code from 'code'",
+        ),
+    ],
+    ids=["models-from-code", "code-folder"],
+)
+def test_load_pyfunc_refuses_an_mlmodel_that_imports_code(
+    export_path, tmp_path, flavor, message
+):
+    """A rewritten MLmodel: MLflow itself would import the planted code."""
+    marker = tmp_path / "imported.txt"
+    path = old_export(export_path, tmp_path / "rewritten", marker)
+    os.makedirs(os.path.join(path, "code", "estimators", "export"))
+    for name in ("__init__.py", "export/__init__.py", "export/pyfunc_model.py"):
+        with open(os.path.join(path, "code", "estimators", name), "w") as f:
+            f.write(marker_code(marker))
+    with open(os.path.join(path, "MLmodel"), "w") as f:
+        f.write(flavor)
+    with pytest.raises(est.export.ExportError, match=message):
+        est.export.load_pyfunc(path)
+    assert not marker.exists()
