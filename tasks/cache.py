@@ -62,8 +62,14 @@ def reference(cls: type[T]) -> type[T]:
 
 
 def encode_reference(obj: Any) -> Any:
-    """`json.dumps`' `default`: a registered reference as `{"__class__", "data"}`."""
+    """`json.dumps`' `default`: a registered reference as `{"__class__", "data"}`.
+
+    A failed run's exception (which Prefect also persists) is kept as its type's
+    name and message, and reads back as a `RuntimeError` saying both.
+    """
     cls = type(obj)
+    if isinstance(obj, BaseException):
+        return {"__exc_type__": _name(cls), "message": str(obj)}
     if _REFERENCES.get(_name(cls)) is not cls:
         raise TypeError(
             f"a cached task result must be JSON values or @reference dataclasses; "
@@ -75,6 +81,8 @@ def encode_reference(obj: Any) -> Any:
 
 def decode_reference(obj: dict[str, Any]) -> Any:
     """`json.loads`' `object_hook`: rebuilds registered references, nothing else."""
+    if "__exc_type__" in obj and "__class__" not in obj:
+        return RuntimeError(f"{obj['__exc_type__']}: {obj.get('message')}")
     if "__class__" not in obj:
         return obj
     cls = _REFERENCES.get(obj["__class__"])

@@ -105,3 +105,28 @@ def test_a_truncated_result_is_recomputed(config):
     again = cached_stages(config)
     assert again[:2] == ["Cached", "Completed"] and again[3] == stages[3]
     assert cached_stages(config)[:2] == ["Cached", "Cached"]
+
+
+@flow
+def ingest_only(config: PipelineConfig) -> tuple[str, str]:
+    state = ingest(config.data, config.features, config.work_dir, return_state=True)
+    return state.name, state.message
+
+
+def test_a_failed_ingest_keeps_its_message_and_persists_no_pickle(
+    prefect_harness, write_config, tmp_path
+):
+    source = tmp_path / "short.csv"
+    source.write_text("SepalLength,Species\n5.1,0\n4.9,1\n")
+    config = PipelineConfig.from_yaml(write_config("iris", **{"data.uri": str(source)}))
+    folder = str(get_current_settings().results.local_storage_path)
+    before = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+    name, message = ingest_only(config)
+    assert name == "Failed" and "short.csv" in message, message
+    written = set(os.listdir(folder)) - before - {KEYS_FOLDER}
+    assert written  # Prefect persists the failure, here as JSON
+    for new in written:
+        with open(os.path.join(folder, new), "rb") as f:
+            error = json.loads(f.read())  # JSON, not base64 pickle
+        assert error["__exc_type__"] == "builtins.ValueError"
+        assert "short.csv" in error["message"]

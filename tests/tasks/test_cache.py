@@ -43,6 +43,14 @@ def test_only_registered_references_are_written_or_rebuilt():
             cache.REFERENCE_SERIALIZER.loads(json.dumps(forged).encode())
 
 
+def test_a_failed_run_s_exception_is_kept_as_its_name_and_message():
+    blob = cache.REFERENCE_SERIALIZER.dumps(KeyError("label 'Species' missing"))
+    assert json.loads(blob)["__exc_type__"] == "builtins.KeyError"
+    error = cache.REFERENCE_SERIALIZER.loads(blob)
+    assert isinstance(error, RuntimeError)
+    assert str(error) == "builtins.KeyError: \"label 'Species' missing\""
+
+
 def metadata(serializer, storage_key=None) -> bytes:
     """Result metadata naming `serializer`; by default its result is SPLITS."""
     if storage_key is None:
