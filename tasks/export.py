@@ -2,8 +2,9 @@
 
 Uploads the checkpoints (`checkpoints/`), the frozen feature columns
 (`pipeline/feature_columns.json`), the plots (`plots/`), and logs the export
-as a models-from-code pyfunc (`model`), with an input example from the
-evaluation split. Then `mlflow.models.evaluate` scores the logged model on the
+as a pyfunc (`model`) whose loader is the installed
+`estimators.export.pyfunc_model`, with an input example from the evaluation
+split. Then `mlflow.models.evaluate` scores the logged model on the
 evaluation split, adding MLflow's standard evaluation metrics
 under their standard names (`accuracy_score`, `f1_score`, `roc_auc`,
 `mean_squared_error`, ...) and its artifacts (`confusion_matrix.png`,
@@ -210,13 +211,17 @@ def _log(
         run_id=run_id,
         model_id=model_id,
         step=evaluation.global_step,
+        # model_config {"output": "all"} comes with the kwargs: a loader may
+        # pick one prediction column, as mlflow.models.evaluate needs.
         # The params example declares `output` in the signature: callers may
         # pick one prediction column per call (params={"output": "class_ids"}).
-        input_example=(example.slice(0, _EXAMPLE_ROWS).to_pandas(), {"output": "all"}),
-        # Lets a loader pick one prediction column (as mlflow.models.evaluate
-        # needs): load_model(uri, model_config={"output": "class_ids"}).
-        model_config={"output": "all"},
-        **est_export.log_model_kwargs(path),
+        **est_export.log_model_kwargs(
+            path,
+            input_example=(
+                example.slice(0, _EXAMPLE_ROWS).to_pandas(),
+                {"output": "all"},
+            ),
+        ),
     )
 
 

@@ -27,6 +27,11 @@ from prefect.cache_policies import CacheKeyFnPolicy
 
 from estimators import atomic
 from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks.cache import (
+    REFERENCE_SERIALIZER,
+    ReferenceStorage,
+    reference,
+)
 from estimators_pipeline.tasks.config import ColumnSpecs, DataConfig
 from estimators_pipeline.tasks.logs import stage_logger
 from estimators_pipeline.tasks.policies import (
@@ -48,6 +53,7 @@ __all__ = [
 _SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
+@reference
 @dataclass(frozen=True)
 class Splits:
     """A reference to the train and eval Parquet files of one ingest.
@@ -270,7 +276,11 @@ def _cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
 
 @task(
     name="ingest",
-    cache_policy=CacheKeyFnPolicy(cache_key_fn=_cache_key),
+    # Results as JSON references, their metadata checked before use (tasks/cache.py).
+    cache_policy=CacheKeyFnPolicy(
+        cache_key_fn=_cache_key, key_storage=ReferenceStorage()
+    ),
+    result_serializer=REFERENCE_SERIALIZER,
     retries=2,
     retry_delay_seconds=5,
     retry_condition_fn=retry_on_io,

@@ -17,6 +17,11 @@ from prefect.cache_policies import CacheKeyFnPolicy
 from estimators import feature_column as fc
 from estimators.data import Dataset
 from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks.cache import (
+    REFERENCE_SERIALIZER,
+    ReferenceStorage,
+    reference,
+)
 from estimators_pipeline.tasks.config import ColumnSpecs
 from estimators_pipeline.tasks.ingest import Splits
 from estimators_pipeline.tasks.logs import stage_logger
@@ -31,6 +36,7 @@ __all__ = ["FrozenColumns", "freeze", "transform"]
 _BATCH_ROWS = 4096
 
 
+@reference
 @dataclass(frozen=True)
 class FrozenColumns:
     """A reference to frozen feature columns.
@@ -85,7 +91,14 @@ def _cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     return output_cache_key(context, key, os.path.exists(path))
 
 
-@task(name="transform", cache_policy=CacheKeyFnPolicy(cache_key_fn=_cache_key))
+@task(
+    name="transform",
+    # Results as JSON references, their metadata checked before use (tasks/cache.py).
+    cache_policy=CacheKeyFnPolicy(
+        cache_key_fn=_cache_key, key_storage=ReferenceStorage()
+    ),
+    result_serializer=REFERENCE_SERIALIZER,
+)
 def transform(
     features: ColumnSpecs, label: str, splits: Splits, work_dir: str
 ) -> FrozenColumns:

@@ -20,6 +20,7 @@ from estimators.export._mlmodel import log_model_kwargs
 from estimators.export.example_parsing import parse_example, serialize_example
 from estimators.export.exported import ExportedModel, load
 from estimators.export.predictor import Predictor
+from estimators.export.pyfunc_model import load_pyfunc
 from estimators.export.serving import (
     InputSpec,
     ServingInputReceiver,
@@ -54,6 +55,7 @@ __all__ = [
     "export_saved_model",
     "latest_export",
     "load",
+    "load_pyfunc",
     "log_model_kwargs",
     "parse_example",
     "serialize_example",

@@ -9,8 +9,14 @@ Layout of `export_dir_base/<timestamp>/`::
     predict.jaxexport     the predict function, serialised by `jax.export`
     variables.safetensors the model variables and the predict RNG, keyed by path
     transform.json        the frozen feature columns (`fc.serialize`), if any
-    MLmodel, python_model.py, requirements.txt, python_env.yaml
-                          an MLflow models-from-code pyfunc over this directory
+    MLmodel, requirements.txt, python_env.yaml, conda.yaml
+                          an MLflow pyfunc over this directory, loaded by the
+                          installed `estimators.export.pyfunc_model`
+
+Nothing else: loading refuses a file the manifest does not list and checks every
+listed file's sha256 before reading any of them. (Exports written before the
+loader module also hold `python_model.py`, listed and hashed; it is never
+imported.)
 """
 
 from __future__ import annotations
@@ -35,7 +41,6 @@ PROGRAM = "predict.jaxexport"
 VARIABLES = "variables.safetensors"
 TRANSFORM = "transform.json"
 MLMODEL = "MLmodel"
-PYFUNC_CODE = "python_model.py"
 REQUIRED = (SIGNATURE, PROGRAM, VARIABLES)
 TMP_PREFIX = ".tmp-export-"
 
@@ -125,30 +130,83 @@ def read_manifest(path: str) -> dict[str, Any]:
             f"export {path!r} has format version {manifest.get('format_version')}; "
             f"this library reads version {FORMAT_VERSION}."
         )
+    if not isinstance(manifest.get("files"), dict):
+        raise ExportError(
+            f"export {path!r}: {MANIFEST} has no 'files' table to verify the export "
+            "against; export again."
+        )
     return manifest
 
 
 def verify_files(path: str, files: Mapping[str, Any]) -> None:
-    """Checks that every listed file exists with the recorded size and sha256."""
+    """Checks that the export holds exactly the listed files, each as recorded.
+
+    Every file but the manifest must be listed with its size and sha256 (the
+    required ones included); a file or folder the manifest does not list is
+    refused, so nothing unverified sits next to what is loaded.
+    """
+    for name in files:
+        if not _is_inside(name):
+            raise ExportError(
+                f"export {path!r}: {MANIFEST} lists {name!r}, which is not a file "
+                "name inside the export."
+            )
     missing = [
         name
         for name in (*REQUIRED, *files)
-        if not os.path.exists(os.path.join(path, name))
+        if not os.path.isfile(os.path.join(path, name))
     ]
     if missing:
         raise ExportError(
             f"export {path!r} is incomplete: missing {sorted(set(missing))}."
         )
+    _check_listing(path, files)
     for name, entry in files.items():
         full = os.path.join(path, name)
         if (
-            os.path.getsize(full) != entry["bytes"]
-            or sha256_file(full) != entry["sha256"]
+            not isinstance(entry, Mapping)
+            or os.path.getsize(full) != entry.get("bytes")
+            or sha256_file(full) != entry.get("sha256")
         ):
             raise ExportError(
                 f"export {path!r} is corrupt: {name} does not match the sha256 "
                 f"recorded in {MANIFEST}."
             )
+
+
+def _check_listing(path: str, files: Mapping[str, Any]) -> None:
+    """Refuses an unlisted required file, and anything present but not listed."""
+    for name in REQUIRED:
+        if name not in files:
+            raise ExportError(
+                f"export {path!r}: {MANIFEST} does not list {name}, so it cannot be "
+                "verified; export again."
+            )
+    listed = {*files, MANIFEST}
+    folders = {os.path.dirname(name) for name in files} - {""}
+    for root, dirs, names in os.walk(path):
+        for entry in sorted([*dirs, *names]):
+            name = os.path.relpath(os.path.join(root, entry), path)
+            name = name.replace(os.sep, "/")
+            if name not in listed and not any(
+                f == name or f.startswith(name + "/") for f in folders
+            ):
+                raise ExportError(
+                    f"export {path!r} holds {name!r}, which {MANIFEST} does not "
+                    "list: an export must hold only the files it lists (remove "
+                    f"{name!r} or export again)."
+                )
+
+
+def _is_inside(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and not os.path.isabs(name)
+        and "\\" not in name
+        and os.path.normpath(name) == name
+        and ".." not in name.split("/")
+    )
 
 
 def latest_export(export_dir_base: str) -> str | None:

@@ -1,9 +1,10 @@
-"""The MLflow side of an export: an `MLmodel` for a models-from-code pyfunc.
+"""The MLflow side of an export: an `MLmodel` naming the installed loader module.
 
-Written by hand (no mlflow import): `python_model.py` is a copy of
-`estimators/export/pyfunc_model.py`; the pyfunc flavor's artifact "export" is the
+Written by hand (no mlflow import). The pyfunc flavor's `loader_module` is
+`estimators.export.pyfunc_model` from the installed package and its data is the
 export directory itself, so `mlflow.pyfunc.load_model(path)` and
-`mlflow models serve -m path` load it with `estimators.export.load`.
+`mlflow models serve -m path` load it with `estimators.export.load`, which
+verifies every file first; the export holds no code.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import datetime
 import importlib.metadata
 import json
 import os
-import shutil
 import uuid
+from typing import Any
 
-from estimators.export import _files
+from estimators.export import _files, pyfunc_model
 
-__all__ = ["log_model_kwargs", "write_pyfunc_files"]
+__all__ = ["LOADER_MODULE", "log_model_kwargs", "write_pyfunc_files"]
 
-_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyfunc_model.py")
+LOADER_MODULE = pyfunc_model.__name__  # "estimators.export.pyfunc_model"
 # What the pyfunc needs at serving time, pinned to the versions that exported.
 _REQUIREMENTS = (
     "estimators",
@@ -56,24 +57,22 @@ def _quote(value: str) -> str:
 
 
 def write_pyfunc_files(directory: str, versions: dict[str, str]) -> list[str]:
-    """Writes MLmodel, python_model.py, requirements.txt and the env files."""
-    shutil.copyfile(_SOURCE, os.path.join(directory, _files.PYFUNC_CODE))
+    """Writes MLmodel, requirements.txt and the env files."""
     python = versions.get("python", "3")
     mlflow_version = _installed("mlflow")
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     lines = [
         "flavors:",
         "  python_function:",
-        "    artifacts:",
-        "      export:",
-        "        path: .",
-        "        uri: .",
         "    code: null",
         "    env:",
         "      conda: conda.yaml",
         "      virtualenv: python_env.yaml",
-        "    loader_module: mlflow.pyfunc.loaders.code_model",
-        f"    model_code_path: {_files.PYFUNC_CODE}",
+        f"    loader_module: {LOADER_MODULE}",
+        # Declared so that load_model(path, model_config={"output": "class_ids"})
+        # (what mlflow.models.evaluate needs) is applied, not ignored.
+        "    config:",
+        "      output: all",
         f"    python_version: {_quote(python)}",
         "    streamable: false",
     ]
@@ -100,28 +99,43 @@ def write_pyfunc_files(directory: str, versions: dict[str, str]) -> list[str]:
     )
     return [
         _files.MLMODEL,
-        _files.PYFUNC_CODE,
         "requirements.txt",
         "python_env.yaml",
         "conda.yaml",
     ]
 
 
-def log_model_kwargs(export_path: str) -> dict[str, object]:
+def log_model_kwargs(
+    export_path: str | os.PathLike[str], *, input_example: Any = None
+) -> dict[str, Any]:
     """Arguments for `mlflow.pyfunc.log_model(**kwargs)` that log an export.
 
-    The export is attached as the artifact "export"; the code file is the
-    export's own `python_model.py`. (Logging the directory itself with
-    `mlflow.log_artifacts(export_path, "model")` works too: it is an MLflow
-    model already.)
+    The export is the model's data (MLflow copies it under `data/`) and the
+    installed `estimators.export.pyfunc_model` its loader module, so loading
+    the logged model verifies the export and imports no code from it. (Logging
+    the directory itself with `mlflow.log_artifacts(export_path, "model")` works
+    too: it is an MLflow model already.)
+
+    Args:
+        export_path: The export directory.
+        input_example: A DataFrame, or `(DataFrame, params)`: logged as the
+            input example, and the model's signature (inputs, outputs, and the
+            params with their defaults) is inferred from predicting it.
 
     Example:
         >>> sorted(log_model_kwargs("/tmp/exports/1700000000"))
-        ['artifacts', 'pip_requirements', 'python_model']
+        ['data_path', 'loader_module', 'model_config', 'pip_requirements']
     """
     path = os.path.abspath(os.fspath(export_path))
-    return {
-        "python_model": os.path.join(path, _files.PYFUNC_CODE),
-        "artifacts": {"export": path},
+    kwargs: dict[str, Any] = {
+        "loader_module": LOADER_MODULE,
+        "data_path": path,
         "pip_requirements": requirements(),
+        # A loader may pick one prediction column (as mlflow.models.evaluate
+        # needs): load_model(uri, model_config={"output": "class_ids"}).
+        "model_config": {"output": "all"},
     }
+    if input_example is not None:
+        kwargs["input_example"] = input_example
+        kwargs["signature"] = pyfunc_model.infer_signature(path, input_example)
+    return kwargs

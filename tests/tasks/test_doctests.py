@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     "estimators_pipeline.flows.environment",
+    "estimators_pipeline.tasks.cache",
     "estimators_pipeline.tasks.columns",
     "estimators_pipeline.tasks.config",
     "estimators_pipeline.tasks.model",
