@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ import pyarrow as pa
 from estimators.mode_keys import ModeKeys
 
 __all__ = ["HostBatch", "InputPipeline", "call_input_fn", "to_numpy"]
+
+logger = logging.getLogger(__name__)
 
 HostBatch = tuple[Any, Any, int]  # features, labels, rows
 
@@ -189,7 +192,10 @@ class InputPipeline:
             return False
         try:
             set_state(state)
-        except ValueError:
+        except ValueError as error:
+            logger.warning(
+                "Input read from its start, not the saved position: %s", error
+            )
             return False
         return True
 

@@ -23,6 +23,7 @@ import pyarrow.dataset as pads
 
 from estimators.data._block import Block
 from estimators.data._columns import from_arrow
+from estimators.data._identity import file_stamps
 from estimators.data._node import UNKNOWN, Context, Node, NodeIterator
 from estimators.data._selection import (
     Label,
@@ -207,17 +208,19 @@ class FileSource(Node):
         return text
 
     def fingerprint(self) -> Any:
-        infos = self.dataset.filesystem.get_file_info(self.dataset.files)
-        root = self.root if os.path.isdir(self.root) else os.path.dirname(self.root)
-        files = [
-            [os.path.relpath(info.path, root) if root else info.path, info.size]
-            for info in infos
-        ]
         return {
-            "files": files,
             "columns": self.read_columns,
             "batch_rows": self.batch_rows,
         }
+
+    def identity(self) -> dict[str, str]:
+        """Each file (relative to the folder named, so the folder may move):
+        size, modification time and, for Parquet, a digest of the footer."""
+        root = self.root if os.path.isdir(self.root) else os.path.dirname(self.root)
+        parquet = isinstance(self.dataset.format, pads.ParquetFileFormat)
+        return file_stamps(
+            self.dataset.filesystem, self.dataset.files, root, parquet=parquet
+        )
 
     def cardinality(self) -> int:
         rows = [piece.rows for piece in self.pieces]

@@ -6,11 +6,14 @@ The state is a small JSON-able dict:
      "pipeline": ["parquet('data', 4 files, label='y')", "shuffle(...)", ...],
      "fingerprint": [<hash of each step's arguments and data identity>, ...],
      "seed": <base seed of shuffles given no seed>,
-     "position": <nested positions of the steps, see _node.py>}
+     "position": <nested positions of the steps, see _node.py>,
+     "identity": [<each step's data identity, see _identity.py, or None>, ...]}
 
 It names the next element the *consumer* will get, even with prefetch (each
 prefetched block carries the position after it). `set_state` checks the
-pipeline and fingerprint first and says which step differs.
+pipeline and fingerprint first and says which step differs and, for other
+data, which column or file changed (from "identity"; a state without it is
+checked by fingerprint alone).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from estimators.data._block import first_row, stack_rows
+from estimators.data._identity import describe_changes
 from estimators.data._indexed import index_plan
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._structure import flatten, pack
@@ -62,6 +66,7 @@ class DatasetIterator(Iterator[Any]):
         self._batch_size = _batch_size(root)
         self._steps = [n for n in root.chain() if not n.transparent]
         self._fingerprint: list[str] | None = None
+        self._identity: list[dict[str, str] | None] | None = None
         self._seed = secrets.randbits(63)
         self._position: dict[str, Any] | None = None
         self._iterator: NodeIterator | None = None
@@ -185,6 +190,7 @@ class DatasetIterator(Iterator[Any]):
             "fingerprint": self._fingerprints(),
             "seed": self._seed,
             "position": _plain(self._current_position()),
+            "identity": self._identities(),
         }
 
     def _current_position(self) -> Any:
@@ -221,13 +227,22 @@ class DatasetIterator(Iterator[Any]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _identities(self) -> list[dict[str, str] | None]:
+        """Each step's data identity, computed once per iterator (hashing
+        in-memory columns and reading file footers costs a little)."""
+        if self._identity is None:
+            self._identity = [n.identity() for n in self._steps]
+        return self._identity
+
     def _fingerprints(self) -> list[str]:
         if self._fingerprint is None:
             self._fingerprint = [
                 hashlib.sha256(
-                    json.dumps([n.describe(), n.fingerprint()], default=str).encode()
+                    json.dumps(
+                        [n.describe(), n.fingerprint(), identity], default=str
+                    ).encode()
                 ).hexdigest()[:16]
-                for n in self._steps
+                for n, identity in zip(self._steps, self._identities(), strict=True)
             ]
         return self._fingerprint
 
@@ -261,9 +276,20 @@ class DatasetIterator(Iterator[Any]):
             if old != new:
                 raise ValueError(
                     f"dataset position belongs to different data: step {step} "
-                    f"({mine[step]}) has the same arguments but other files, sizes, "
-                    "columns or dtypes."
+                    f"({mine[step]}) {self._changes(state, step)}."
                 )
+
+    def _changes(self, state: Mapping[str, Any], step: int) -> str:
+        """What differs at `step` between the saved data and this dataset's."""
+        saved = state.get("identity")
+        before = saved[step] if isinstance(saved, list) and step < len(saved) else None
+        after = self._identities()[step]
+        if isinstance(before, Mapping) and after is not None:
+            changes = describe_changes(before, after)
+            if changes:
+                return f"has the same arguments but other data: {changes}"
+            return "has the same data but other columns, dtypes or read options"
+        return "has the same arguments but other files, columns, dtypes or values"
 
 
 def _batch_size(root: Node) -> int | None:

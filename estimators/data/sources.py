@@ -7,7 +7,9 @@ The columns are converted to the batch format once, when the dataset is built
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ import pyarrow as pa
 
 from estimators.data._block import Block, Column
 from estimators.data._columns import from_arrow, from_value
+from estimators.data._identity import column_digests
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._selection import (
     Label,
@@ -65,13 +68,16 @@ class ArraySource(Node):
 
     def sharded(self, num_shards: int, index: int) -> ArraySource:
         """Contiguous, disjoint, balanced row ranges (sizes differ by <= 1)."""
-        return ArraySource(
+        shard = ArraySource(
             self.spec,
             self.columns,
             kind=self.kind,
             chunk_rows=self.chunk_rows,
             shard=(num_shards, index),
         )
+        if "digests" in self.__dict__:  # the same columns: hash them once
+            shard.__dict__["digests"] = self.digests
+        return shard
 
     def describe(self) -> str:
         names = leaf_names(self.spec)
@@ -87,6 +93,16 @@ class ArraySource(Node):
             "types": [_type_name(c) for c in self.columns],
             "chunk_rows": self.chunk_rows,
         }
+
+    def identity(self) -> dict[str, str]:
+        return dict(self.digests)
+
+    @cached_property
+    def digests(self) -> dict[str, str]:
+        """`column '<name>'` -> `content=<sha256 prefix>` of each column (whole,
+        also for a shard), computed once."""
+        names = [_column_name(name) for name in leaf_names(self.spec)]
+        return dict(zip(names, column_digests(self.columns), strict=True))
 
     def cardinality(self) -> int:
         return self.stop - self.start
@@ -181,3 +197,17 @@ def table_source(
             raise filter_error(filter, error, names, where) from None
     spec, converted = columns_spec(table, features, labels)
     return ArraySource(spec, converted, kind=kind)
+
+
+def _column_name(leaf: str) -> str:
+    """`column 'x'` for feature x of a `(features, labels)` element, `labels`
+    for its labels, `column <leaf name>` otherwise."""
+    if leaf == "[1]":
+        return "labels"
+    feature = re.fullmatch(r"\[0\]\[('.*')\]", leaf)
+    label = re.fullmatch(r"\[1\]\[('.*')\]", leaf)
+    if feature:
+        return f"column {feature.group(1)}"
+    if label:
+        return f"label {label.group(1)}"
+    return f"column {leaf!r}"

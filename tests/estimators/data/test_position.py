@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,9 +155,47 @@ def test_state_of_other_data_is_refused(tmp_path, table):
     state = iter(Dataset.from_parquet(tmp_path).batch(8)).get_state()
     pq.write_table(table.slice(0, 10), tmp_path / "a.parquet")
     with pytest.raises(
-        ValueError, match=r"different data: step 0 .* other files, sizes"
+        ValueError,
+        match=r"different data: step 0 .* other data: file 'a.parquet' changed "
+        r"\(size \d+ -> \d+, .*footer [0-9a-f]+ -> [0-9a-f]+\)",
     ):
         Dataset.from_parquet(tmp_path).batch(8).iterator(state)
+
+
+def test_state_of_other_values_in_memory_is_refused_naming_the_columns(table):
+    state = iter(Dataset.from_arrow(table, label="label").batch(8)).get_state()
+    changed = table.set_column(1, "x", pa.array(np.zeros(len(table))))
+    with pytest.raises(
+        ValueError,
+        match=r"different data: step 0 \(from_arrow\(1000 rows: .*\)\) has the "
+        r"same arguments but other data: column 'x' has other values\.$",
+    ):
+        Dataset.from_arrow(changed, label="label").batch(8).iterator(state)
+    rebuilt = pa.Table.from_pylist(table.to_pylist(), schema=table.schema)
+    Dataset.from_arrow(rebuilt, label="label").batch(8).iterator(state)  # equal data
+
+
+def test_state_of_a_touched_csv_file_is_refused(tmp_path, table):
+    import pyarrow.csv as pacsv
+
+    path = tmp_path / "a.csv"
+    pacsv.write_csv(table, path)
+    state = iter(Dataset.from_csv(path).batch(8)).get_state()
+    Dataset.from_csv(path).batch(8).iterator(state)  # unchanged: accepted
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(ValueError, match=r"file 'a.csv' changed \(mtime \S+ -> "):
+        Dataset.from_csv(path).batch(8).iterator(state)
+
+
+def test_a_state_without_identities_is_checked_by_fingerprint_alone(table):
+    it = iter(Dataset.from_arrow(table).batch(100))
+    next(it)
+    state = it.get_state()
+    del state["identity"]
+    assert [b["id"][0] for b in Dataset.from_arrow(table).batch(100).iterator(state)][
+        :1
+    ] == [100]
 
 
 def test_not_a_state_is_refused(table):
