@@ -18,6 +18,7 @@ import jax
 import numpy as np
 import pyarrow as pa
 
+from estimators.data._provenance import name_input_row
 from estimators.mode_keys import ModeKeys
 
 __all__ = ["HostBatch", "InputPipeline", "call_input_fn", "to_numpy"]
@@ -201,7 +202,12 @@ class InputPipeline:
 
     def __iter__(self) -> Iterator[HostBatch]:
         for element in self.iterator:
-            yield self.prepare(*_split(element))
+            try:
+                batch = self.prepare(*_split(element))
+            except (ValueError, TypeError) as error:
+                name_input_row(error, self.iterator)  # "row 5" -> the input's row
+                raise
+            yield batch
 
     def next_stacked(self, count: int, batch_size: int) -> HostBatch | None:
         """Up to `count` full batches of `batch_size` rows, stacked (leading axis).
@@ -238,7 +244,11 @@ class InputPipeline:
             ),
             (features, labels),
         )
-        host, host_labels, _ = self.prepare(*flat)
+        try:
+            host, host_labels, _ = self.prepare(*flat)
+        except (ValueError, TypeError) as error:
+            name_input_row(error, self.iterator)  # "row 5" -> the input's row
+            raise
         stacked = jax.tree.map(
             lambda a: np.reshape(a, (k, batch_size, *a.shape[1:])), (host, host_labels)
         )

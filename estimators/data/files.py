@@ -34,7 +34,14 @@ from estimators.data._selection import (
     to_expression,
 )
 
-__all__ = ["FileSource", "explain_arrow_error", "file_source", "open_files", "root_of"]
+__all__ = [
+    "FileSource",
+    "FileIterator",
+    "explain_arrow_error",
+    "file_source",
+    "open_files",
+    "root_of",
+]
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,7 @@ class FileSource(Node):
         return UNKNOWN if None in rows else sum(rows)
 
     def open(self, context: Context, state: dict[str, Any] | None) -> NodeIterator:
-        return _FileIterator(self, state)
+        return FileIterator(self, state)
 
     def scan(self, piece: _Piece, offset: int) -> Any:
         """Record batches of `piece` from row `offset` on; errors name the file."""
@@ -364,7 +371,7 @@ def file_source(
     )
 
 
-class _FileIterator(NodeIterator):
+class FileIterator(NodeIterator):
     def __init__(self, source: FileSource, state: dict[str, Any] | None) -> None:
         self._source = source
         self._piece = 0 if state is None else int(state["piece"])
@@ -382,12 +389,17 @@ class _FileIterator(NodeIterator):
             if batch is None:
                 self._next_piece()
                 continue
+            piece, first = self._piece, self._offset
             self._offset += batch.num_rows
             if self._offset == pieces[self._piece].rows:
                 self._next_piece()  # so the state does not point at a spent piece
-            block = self._source.to_block(batch)
+            block = self.to_block(batch, piece, first)
             if block.num_rows:
                 return block
+
+    def to_block(self, batch: pa.RecordBatch, piece: int, first: int) -> Block:
+        """The block of `batch`, rows `first...` of piece number `piece`."""
+        return self._source.to_block(batch)
 
     def _next_piece(self) -> None:
         self._piece += 1

@@ -31,6 +31,7 @@ from estimators.data._block import first_row, stack_rows
 from estimators.data._identity import describe_changes
 from estimators.data._indexed import index_plan
 from estimators.data._node import Context, Node, NodeIterator
+from estimators.data._provenance import Twin, twin_of
 from estimators.data._structure import flatten, pack
 from estimators.data.batch import BatchNode
 
@@ -73,6 +74,11 @@ class DatasetIterator(Iterator[Any]):
         # An element read ahead by next_stacked and not returned, with the
         # position before it.
         self._held: tuple[Any, Any] | None = None
+        # For input_row: elements returned, and the position and count before
+        # the last read (and whether it was stacked).
+        self._count = 0
+        self._last: tuple[Any, int, bool] | None = None
+        self._twin: Twin | None | bool = False  # False: not built yet
         if state is not None:
             self.set_state(state)
 
@@ -80,6 +86,12 @@ class DatasetIterator(Iterator[Any]):
         return self
 
     def __next__(self) -> Any:
+        self._mark(stacked=False)
+        element = self._next_element()
+        self._count += 1
+        return element
+
+    def _next_element(self) -> Any:
         if self._held is not None:
             if self._held[1] is _END:
                 raise StopIteration
@@ -130,6 +142,7 @@ class DatasetIterator(Iterator[Any]):
             raise ValueError(
                 "next_stacked() needs a batched dataset: call .batch(batch_size)."
             )
+        self._mark(stacked=True)
         iterator = self._open()
         bulk = getattr(iterator, "next_batches", None)
         if bulk is not None and self._held is None:
@@ -138,6 +151,7 @@ class DatasetIterator(Iterator[Any]):
                 return None
             assert self._batch_size is not None
             count = block.num_rows // self._batch_size
+            self._count += count
             if self._plan is not None:
                 return self._plan.stacked(block, count).element()
             return stack_rows(block, count).element()
@@ -152,7 +166,10 @@ class DatasetIterator(Iterator[Any]):
                 (position, element), self._held = self._held, None
             else:
                 position = self._open().state()
-                element = next(self, _END)
+                try:
+                    element = self._next_element()
+                except StopIteration:
+                    element = _END
             if element is _END:
                 self._held = (position, _END)
                 break
@@ -172,6 +189,7 @@ class DatasetIterator(Iterator[Any]):
             elements.append(leaves)
         if not elements:
             return None
+        self._count += len(elements)
         assert shapes is not None
         columns = [_stack([e[i] for e in elements]) for i in range(len(elements[0]))]
         return pack(shapes[0], columns)
@@ -181,6 +199,40 @@ class DatasetIterator(Iterator[Any]):
             node = self._node if self._plan is None else self._plan.node
             self._iterator = node.open(Context(self._seed), self._position)
         return self._iterator
+
+    def _mark(self, *, stacked: bool) -> None:
+        self._last = (self._current_position(), self._count, stacked)
+
+    def input_row(self, row: int) -> str:
+        """Names row `row` of the last element read (of the `k * batch_size`
+        rows after `next_stacked`) by its place in the input.
+
+        "row 13 of the DataFrame" for in-memory data (rows before any
+        shuffle), "row 13 of 'part-0.parquet'" for files, and, where the
+        pipeline cannot tell (`from_generator`, `filter`, ...), "row 5 of
+        batch 1": batches and rows count from 0, batches since the iterator
+        was made or restored. Replays the last read, so call it only for an
+        error message.
+
+        Example:
+            >>> import numpy as np
+            >>> from estimators.data import Dataset
+            >>> it = iter(Dataset.from_tensor_slices({"x": np.arange(20)}).batch(8))
+            >>> _ = next(it), next(it)  # the 2nd batch: rows 8-15
+            >>> it.input_row(5)
+            'row 13 of the input'
+        """
+        if self._last is None:
+            raise ValueError("input_row(): nothing was read yet.")
+        position, count, stacked = self._last
+        size = (self._batch_size or 1) if stacked else max(row + 1, 1)
+        element, within = divmod(row, size)
+        if self._twin is False:
+            self._twin = twin_of(self._node)
+        if isinstance(self._twin, Twin):
+            context = Context(self._seed)
+            return self._twin.input_row(context, position, element, within)
+        return f"row {within} of batch {count + element}"
 
     def get_state(self) -> dict[str, Any]:
         """The position of the next element to be returned, as a JSON-able dict."""
@@ -212,6 +264,7 @@ class DatasetIterator(Iterator[Any]):
         self.close()
         self._seed = int(state["seed"])
         self._position = state["position"]
+        self._count, self._last = 0, None
 
     def close(self) -> None:
         """Stops background threads and closes files; iterating again resumes."""

@@ -62,6 +62,7 @@ class ArraySource(Node):
         self.block = Block(spec, self.columns)
         self.total_rows = self.block.num_rows
         self.shard_spec = shard
+        self.filtered = False  # rows of a table after a filter: row numbers shift
         num_shards, index = shard or (1, 0)
         self.start = self.total_rows * index // num_shards
         self.stop = self.total_rows * (index + 1) // num_shards
@@ -196,7 +197,9 @@ def table_source(
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise filter_error(filter, error, names, where) from None
     spec, converted = columns_spec(table, features, labels)
-    return ArraySource(spec, converted, kind=kind)
+    source = ArraySource(spec, converted, kind=kind)
+    source.filtered = filter is not None
+    return source
 
 
 def _column_name(leaf: str) -> str:

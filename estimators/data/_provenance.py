@@ -1,0 +1,193 @@
+"""Which input row a batch row is: the failing read replayed on row numbers.
+
+A host transform that rejects a value names its row in the batch it saw
+("row 5"). To name the row in the input instead ("row 13 of the DataFrame",
+"row 13 of 'part-0.parquet'"), the iterator replays its last read on a *twin*
+of the pipeline: the same stages, positions and random draws over a source
+whose columns are row numbers (in-memory: the row of the arrays; files: the
+piece read and the row in it). Nothing runs unless an error asks.
+
+Stages that look at the values (`filter`, `map_blocks`, `padded_batch`,
+`unbatch`, `interleave`, ...) and sources that cannot count their rows
+(`from_generator`, a file scan with a `filter`) have no twin; the row is
+then named `row k of batch n`. `map` is taken to keep rows one for one, as
+tf's per-element `map` does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from estimators.data._block import Block
+from estimators.data._indexed import ROW_STAGES
+from estimators.data._node import Context, Node, NodeIterator
+from estimators.data.files import FileIterator, FileSource
+from estimators.data.sources import ArraySource
+from estimators.data.transforms import MapNode
+
+__all__ = ["Twin", "name_input_row", "twin_of"]
+
+_ROWS_SPEC = ("tuple", (0, 1))  # (piece, row in piece) of each row
+_ROW = re.compile(r"\brow (\d+)\b")
+_NOUNS = {"from_pandas": "the DataFrame", "from_arrow": "the table"}
+
+
+@dataclass(frozen=True)
+class Twin:
+    """A pipeline over row numbers and how to name one of its rows."""
+
+    node: Node
+    name: Callable[[int, int], str]  # (piece, row in piece) -> "row 13 of ..."
+
+    def input_row(self, context: Context, position: Any, element: int, row: int) -> str:
+        """Row `row` of element `element` after `position`, named in the input."""
+        iterator = self.node.open(context, position)
+        try:
+            for _ in range(element):
+                next(iterator)
+            block = next(iterator)
+        finally:
+            iterator.close()
+        pieces, rows = block.columns
+        return self.name(int(pieces[row]), int(rows[row]))
+
+
+def twin_of(root: Node) -> Twin | None:
+    """The row-number twin of the pipeline ending at `root`, or None."""
+    chain = [node for node in root.chain() if not node.transparent]
+    found = _source_twin(chain[0])
+    if found is None:
+        return None
+    node, name = found
+    for stage in chain[1:]:
+        if isinstance(stage, MapNode):
+            node = _SameRows(node, stage.batched)
+        elif type(stage) in ROW_STAGES and not getattr(stage, "filename", ""):
+            node = stage.with_parent(node)
+        else:
+            return None
+    return Twin(node, name)
+
+
+def name_input_row(error: BaseException, iterator: Any) -> None:
+    """Rewrites the first `row N` of `error`'s message (N: a row of the last
+    read of `iterator`) to the row in the input, when the iterator can tell.
+
+    Example:
+        >>> import numpy as np
+        >>> from estimators.data import Dataset
+        >>> it = iter(Dataset.from_tensor_slices({"x": np.arange(20)}).batch(8))
+        >>> _ = next(it), next(it)  # rows 8-15
+        >>> error = ValueError("feature 'x': bad value (row 5: 13)")
+        >>> name_input_row(error, it)
+        >>> str(error)
+        "feature 'x': bad value (row 13 of the input: 13)"
+    """
+    input_row = getattr(iterator, "input_row", None)
+    if input_row is None or not error.args or not isinstance(error.args[0], str):
+        return
+    message = error.args[0]
+    match = _ROW.search(message)
+    if match is None:
+        return
+    try:
+        where = input_row(int(match.group(1)))
+    except Exception:  # noqa: BLE001 - never hide the user's error behind ours
+        return
+    if where:
+        rewritten = message[: match.start()] + where + message[match.end() :]
+        error.args = (rewritten, *error.args[1:])
+
+
+def _source_twin(source: Node) -> tuple[Node, Callable[[int, int], str]] | None:
+    if type(source) is ArraySource:
+        noun = _NOUNS.get(source.kind, "the input")
+        if getattr(source, "filtered", False):
+            noun = f"{noun} after its filter"
+        rows = np.arange(source.total_rows, dtype=np.int64)
+        twin = ArraySource(
+            _ROWS_SPEC,
+            (np.zeros_like(rows), rows),
+            kind=source.kind,
+            chunk_rows=source.chunk_rows,
+            shard=source.shard_spec,
+        )
+        return twin, lambda piece, row: f"row {row} of {noun}"
+    if (
+        isinstance(source, FileSource)
+        and source.filter is None
+        and source.record_fn is None
+    ):
+        return _FileRows(source), _file_namer(source)
+    return None
+
+
+def _file_namer(source: FileSource) -> Callable[[int, int], str]:
+    root = source.root if os.path.isdir(source.root) else ""
+
+    def name(piece: int, row: int) -> str:
+        found = source.pieces[piece]
+        path = os.path.relpath(found.path, root) if root else found.path
+        return f"row {_first_row(found.fragment) + row} of {path!r}"
+
+    return name
+
+
+def _first_row(fragment: Any) -> int:
+    """The row of the file a piece starts at (a Parquet row group: the rows of
+    the row groups before it)."""
+    if not isinstance(fragment, pads.ParquetFileFragment):
+        return 0
+    groups = [group.id for group in fragment.row_groups]
+    if not groups:
+        return 0
+    metadata = fragment.metadata
+    return sum(metadata.row_group(i).num_rows for i in range(min(groups)))
+
+
+class _SameRows(Node):
+    """Stands for a `map` in a twin: the same rows, positions and depth."""
+
+    def __init__(self, parent: Node, batched: bool) -> None:
+        self.parent = parent
+        self.batched = batched
+
+    def describe(self) -> str:
+        return "map"
+
+    def cardinality(self) -> int:
+        return self.parent.cardinality()
+
+    def open(self, context: Context, state: dict[str, Any] | None) -> NodeIterator:
+        return self.parent.open(context, state)
+
+
+class _FileRows(Node):
+    """A `FileSource`'s blocks as (piece, row in piece): the same files read
+    the same way, so the blocks (which a shuffle depends on) are the same."""
+
+    def __init__(self, source: FileSource) -> None:
+        self.source = source
+
+    def describe(self) -> str:
+        return self.source.describe()
+
+    def cardinality(self) -> int:
+        return self.source.cardinality()
+
+    def open(self, context: Context, state: dict[str, Any] | None) -> NodeIterator:
+        return _FileRowsIterator(self.source, state)
+
+
+class _FileRowsIterator(FileIterator):
+    def to_block(self, batch: pa.RecordBatch, piece: int, first: int) -> Block:
+        rows = np.arange(first, first + batch.num_rows, dtype=np.int64)
+        return Block(_ROWS_SPEC, (np.full(len(rows), piece, np.int64), rows))

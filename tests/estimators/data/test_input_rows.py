@@ -1,0 +1,113 @@
+"""`DatasetIterator.input_row`: a batch row named by its place in the input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from estimators.data import Dataset
+from estimators.data._provenance import name_input_row
+
+FRAME = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40)})
+
+
+def in_memory(kind):
+    source = Dataset.from_pandas(FRAME, label="y")
+    return {
+        "batch": source.batch(8),
+        "shuffle": source.shuffle(40, seed=1).batch(8),
+        "small buffer, repeat, prefetch": (
+            source.shuffle(10, seed=1).repeat(2).batch(8).prefetch(2)
+        ),
+        "map, skip, take": source.map(lambda f, y: (f, y)).skip(3).take(30).batch(8),
+    }[kind]
+
+
+KINDS = ["batch", "shuffle", "small buffer, repeat, prefetch", "map, skip, take"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_row_of_every_batch_is_named_by_its_frame_row(kind):
+    it = iter(in_memory(kind))
+    for features, _ in it:
+        names = [it.input_row(r) for r in range(len(features["x"]))]
+        assert names == [f"row {int(x)} of the DataFrame" for x in features["x"]]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rows_of_stacked_batches_are_named_too(kind):
+    it = iter(in_memory(kind))
+    features, _ = it.next_stacked(3)
+    flat = features["x"].reshape(-1)
+    assert [it.input_row(r) for r in range(len(flat))] == [
+        f"row {int(x)} of the DataFrame" for x in flat
+    ]
+
+
+def test_a_restored_iterator_names_the_same_rows():
+    ds = in_memory("small buffer, repeat, prefetch")
+    it = iter(ds)
+    next(it)
+    resumed = ds.iterator(it.get_state())
+    features, _ = next(resumed)
+    assert resumed.input_row(5) == f"row {int(features['x'][5])} of the DataFrame"
+
+
+def test_file_rows_are_named_by_file_and_row_in_it(tmp_path):
+    table = pa.Table.from_pandas(FRAME, preserve_index=False)
+    pq.write_table(table.slice(0, 20), tmp_path / "a.parquet", row_group_size=6)
+    pq.write_table(table.slice(20), tmp_path / "b.parquet", row_group_size=6)
+    ds = Dataset.from_parquet(tmp_path, label="y", batch_rows=4)
+    it = iter(ds.shuffle(7, seed=2).batch(8))
+    for features, _ in it:
+        for r, x in enumerate(features["x"].astype(int)):
+            name, row = ("a", x) if x < 20 else ("b", x - 20)
+            assert it.input_row(r) == f"row {row} of '{name}.parquet'"
+
+
+def test_csv_rows_are_named_by_file_and_row_in_it(tmp_path):
+    path = str(tmp_path / "a.csv")  # a file named alone is named as given
+    pacsv.write_csv(pa.Table.from_pandas(FRAME, preserve_index=False), path)
+    it = iter(Dataset.from_csv(path, label="y").batch(8))
+    next(it)
+    next(it)
+    assert it.input_row(5) == f"row 13 of {path!r}"
+
+
+def test_rows_the_pipeline_cannot_trace_are_named_within_their_batch():
+    def rows():
+        for i in range(40):
+            yield {"x": float(i)}, i
+
+    generated = Dataset.from_generator(rows).batch(8)
+    filtered = Dataset.from_pandas(FRAME, label="y").filter(lambda f, y: y >= 0)
+    for ds in [generated, filtered.batch(8)]:
+        it = iter(ds)
+        next(it)
+        next(it)
+        assert it.input_row(5) == "row 5 of batch 1"
+
+
+def test_a_filtered_table_says_its_rows_count_after_the_filter():
+    table = pa.Table.from_pandas(FRAME, preserve_index=False)
+    it = iter(Dataset.from_arrow(table, label="y", filter=[("y", ">=", 10)]).batch(8))
+    next(it)
+    assert it.input_row(3) == "row 3 of the table after its filter"
+
+
+def test_the_first_row_number_of_a_message_is_rewritten():
+    it = iter(Dataset.from_pandas(FRAME, label="y").batch(8))
+    next(it)
+    next(it)
+    error = ValueError("feature 'x': missing value (row 5: null or NaN), see row 6")
+    name_input_row(error, it)
+    assert str(error) == (
+        "feature 'x': missing value (row 13 of the DataFrame: null or NaN), see row 6"
+    )
+    untouched = ValueError("labels: row 2 has no label (null).")
+    name_input_row(untouched, iter([1, 2]))  # not a Dataset: left as it is
+    assert str(untouched) == "labels: row 2 has no label (null)."
