@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -69,16 +68,13 @@ class ArraySource(Node):
 
     def sharded(self, num_shards: int, index: int) -> ArraySource:
         """Contiguous, disjoint, balanced row ranges (sizes differ by <= 1)."""
-        shard = ArraySource(
+        return ArraySource(
             self.spec,
             self.columns,
             kind=self.kind,
             chunk_rows=self.chunk_rows,
             shard=(num_shards, index),
         )
-        if "digests" in self.__dict__:  # the same columns: hash them once
-            shard.__dict__["digests"] = self.digests
-        return shard
 
     def describe(self) -> str:
         names = leaf_names(self.spec)
@@ -96,12 +92,9 @@ class ArraySource(Node):
         }
 
     def identity(self) -> dict[str, str]:
-        return dict(self.digests)
-
-    @cached_property
-    def digests(self) -> dict[str, str]:
         """`column '<name>'` -> `content=<sha256 prefix>` of each column (whole,
-        also for a shard), computed once."""
+        also for a shard). Hashed anew for each iterator: the arrays are the
+        caller's, who may change them in place between two train() calls."""
         names = [_column_name(name) for name in leaf_names(self.spec)]
         return dict(zip(names, column_digests(self.columns), strict=True))
 

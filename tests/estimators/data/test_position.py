@@ -238,3 +238,15 @@ def test_file_sources_resume_at_every_position(kind, tmp_path, table, parquet_di
     for k in range(len(whole) + 1):
         assert [ids_of(b) for b in make().iterator(it.get_state())] == whole[k:], k
         next(it, None)
+
+
+def test_arrays_changed_in_place_are_other_data():
+    x = np.arange(20.0)
+    ds = Dataset.from_tensor_slices({"x": x}).batch(8)
+    it = iter(ds)
+    next(it)
+    state = it.get_state()
+    ds.iterator(state)  # unchanged: accepted
+    x[3] = -1.0  # the same Dataset, its array changed by the caller
+    with pytest.raises(ValueError, match=r"other data: column 'x' has other values"):
+        ds.iterator(state)
