@@ -40,6 +40,7 @@ __all__ = ["DatasetIterator"]
 STATE_FORMAT = "estimators.data/1"
 _KEYS = ("format", "pipeline", "fingerprint", "seed", "position")
 _END = object()  # held by next_stacked: the input ended after this position
+_ANCHOR_EVERY = 64  # input_row replays at most this many elements (and a read)
 
 
 class DatasetIterator(Iterator[Any]):
@@ -74,10 +75,12 @@ class DatasetIterator(Iterator[Any]):
         # An element read ahead by next_stacked and not returned, with the
         # position before it.
         self._held: tuple[Any, Any] | None = None
-        # For input_row: elements returned, and the position and count before
-        # the last read (and whether it was stacked).
+        # For input_row: elements returned; the count before the last read
+        # (and whether it was stacked); a position and the count there, taken
+        # every _ANCHOR_EVERY elements (a position costs a little to take).
         self._count = 0
-        self._last: tuple[Any, int, bool] | None = None
+        self._last: tuple[int, bool] | None = None
+        self._anchor: tuple[Any, int] | None = None
         self._twin: Twin | None | bool = False  # False: not built yet
         if state is not None:
             self.set_state(state)
@@ -201,7 +204,9 @@ class DatasetIterator(Iterator[Any]):
         return self._iterator
 
     def _mark(self, *, stacked: bool) -> None:
-        self._last = (self._current_position(), self._count, stacked)
+        if self._anchor is None or self._count - self._anchor[1] >= _ANCHOR_EVERY:
+            self._anchor = (self._current_position(), self._count)
+        self._last = (self._count, stacked)
 
     def input_row(self, row: int) -> str:
         """Names row `row` of the last element read (of the `k * batch_size`
@@ -222,16 +227,17 @@ class DatasetIterator(Iterator[Any]):
             >>> it.input_row(5)
             'row 13 of the input'
         """
-        if self._last is None:
+        if self._last is None or self._anchor is None:
             raise ValueError("input_row(): nothing was read yet.")
-        position, count, stacked = self._last
+        count, stacked = self._last
         size = (self._batch_size or 1) if stacked else max(row + 1, 1)
         element, within = divmod(row, size)
         if self._twin is False:
             self._twin = twin_of(self._node)
         if isinstance(self._twin, Twin):
-            context = Context(self._seed)
-            return self._twin.input_row(context, position, element, within)
+            position, anchored = self._anchor
+            after = count - anchored + element  # elements from the anchor on
+            return self._twin.input_row(Context(self._seed), position, after, within)
         return f"row {within} of batch {count + element}"
 
     def get_state(self) -> dict[str, Any]:
@@ -264,7 +270,7 @@ class DatasetIterator(Iterator[Any]):
         self.close()
         self._seed = int(state["seed"])
         self._position = state["position"]
-        self._count, self._last = 0, None
+        self._count, self._last, self._anchor = 0, None, None
 
     def close(self) -> None:
         """Stops background threads and closes files; iterating again resumes."""

@@ -24,10 +24,18 @@ def in_memory(kind):
             source.shuffle(10, seed=1).repeat(2).batch(8).prefetch(2)
         ),
         "map, skip, take": source.map(lambda f, y: (f, y)).skip(3).take(30).batch(8),
+        # 200 elements: more than one anchor's worth (64) of replay
+        "long": source.shuffle(40, seed=2).repeat(10).batch(2),
     }[kind]
 
 
-KINDS = ["batch", "shuffle", "small buffer, repeat, prefetch", "map, skip, take"]
+KINDS = [
+    "batch",
+    "shuffle",
+    "small buffer, repeat, prefetch",
+    "map, skip, take",
+    "long",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -111,3 +119,14 @@ def test_the_first_row_number_of_a_message_is_rewritten():
     untouched = ValueError("labels: row 2 has no label (null).")
     name_input_row(untouched, iter([1, 2]))  # not a Dataset: left as it is
     assert str(untouched) == "labels: row 2 has no label (null)."
+
+
+def test_a_stacked_read_after_many_elements_is_named_too():
+    it = iter(in_memory("long"))
+    for _ in range(70):
+        next(it)
+    features, _ = it.next_stacked(20)
+    flat = features["x"].reshape(-1)
+    assert [it.input_row(r) for r in range(len(flat))] == [
+        f"row {int(x)} of the DataFrame" for x in flat
+    ]
