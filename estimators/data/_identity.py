@@ -3,8 +3,9 @@
 A position restored onto other data skips or repeats rows without a word, so
 every source names its data in an *identity*: a small dict from a readable
 name (`column 'x'`, `file 'part-0.parquet'`) to `key=value` fields that change
-with the content. In-memory columns: a sha256 of their bytes (about 75 ms for
-1M rows x 15 float64 columns, 120 MB). Files: size, modification time and,
+with the content. In-memory columns: a sha256 of their bytes (75-220 ms for
+1M rows x 15 float64 columns, 120 MB, on a loaded 2-core machine; 2-3% of one
+LinearRegressor epoch over them). Files: size, modification time and,
 for Parquet, a sha256 of the footer (schema, row groups, row counts, column
 statistics); other formats have no footer, so size and time must do.
 
