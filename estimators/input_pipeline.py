@@ -160,6 +160,7 @@ class InputPipeline:
         self.label_transform = label_transform
         self.host_only: dict[str, str] = {}
         self.iterator: Any
+        self._whole = True  # one batch is the whole input: its rows are the input's
         if (
             isinstance(result, tuple)
             and len(result) == 2
@@ -172,6 +173,7 @@ class InputPipeline:
         elif isinstance(result, Mapping):
             self.iterator = iter([(result, None)])
         else:
+            self._whole = False
             try:
                 self.iterator = iter(result)
             except TypeError:
@@ -201,11 +203,12 @@ class InputPipeline:
         return True
 
     def __iter__(self) -> Iterator[HostBatch]:
-        for element in self.iterator:
+        for number, element in enumerate(self.iterator):
             try:
                 batch = self.prepare(*_split(element))
             except (ValueError, TypeError) as error:
-                name_input_row(error, self.iterator)  # "row 5" -> the input's row
+                counted = None if self._whole else number
+                name_input_row(error, self.iterator, counted)  # the input's row
                 raise
             yield batch
 

@@ -16,6 +16,7 @@ tf's per-element `map` does.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -77,9 +78,12 @@ def twin_of(root: Node) -> Twin | None:
     return Twin(node, name)
 
 
-def name_input_row(error: BaseException, iterator: Any) -> None:
+def name_input_row(
+    error: BaseException, iterator: Any, batch: int | None = None
+) -> None:
     """Rewrites the first `row N` of `error`'s message (N: a row of the last
-    read of `iterator`) to the row in the input, when the iterator can tell.
+    read of `iterator`) to the row in the input, when the iterator can tell;
+    else, given the number of the `batch` read (from 0), to `row N of batch n`.
 
     Example:
         >>> import numpy as np
@@ -92,6 +96,8 @@ def name_input_row(error: BaseException, iterator: Any) -> None:
         "feature 'x': bad value (row 13 of the input: 13)"
     """
     input_row = getattr(iterator, "input_row", None)
+    if input_row is None and batch is not None:
+        input_row = functools.partial(_in_batch, batch)
     if input_row is None or not error.args or not isinstance(error.args[0], str):
         return
     message = error.args[0]
@@ -105,6 +111,10 @@ def name_input_row(error: BaseException, iterator: Any) -> None:
     if where:
         rewritten = message[: match.start()] + where + message[match.end() :]
         error.args = (rewritten, *error.args[1:])
+
+
+def _in_batch(batch: int, row: int) -> str:
+    return f"row {row} of batch {batch}"
 
 
 def _source_twin(source: Node) -> tuple[Node, Callable[[int, int], str]] | None:

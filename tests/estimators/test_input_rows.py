@@ -74,3 +74,15 @@ def test_a_generator_row_is_named_within_its_batch(tmp_path):
 
     with pytest.raises(ValueError, match=r"\(row 5 of batch 1: null or NaN\)"):
         train(tmp_path, input_fn)
+
+
+def test_a_row_of_plain_batches_is_named_within_its_batch(tmp_path):
+    data = frame()
+
+    def input_fn():  # an iterable of (features, labels) batches, not a Dataset
+        for start in range(0, 40, 8):
+            rows = data.iloc[start : start + 8]
+            yield {"x": rows["x"].to_numpy()}, rows["y"].to_numpy()
+
+    with pytest.raises(ValueError, match=r"\(row 5 of batch 1: null or NaN\)"):
+        train(tmp_path, input_fn)

@@ -116,8 +116,11 @@ def test_the_first_row_number_of_a_message_is_rewritten():
     assert str(error) == (
         "feature 'x': missing value (row 13 of the DataFrame: null or NaN), see row 6"
     )
+    counted = ValueError("labels: row 2 has no label (null).")
+    name_input_row(counted, iter([1, 2]), 4)  # not a Dataset: the batch read
+    assert str(counted) == "labels: row 2 of batch 4 has no label (null)."
     untouched = ValueError("labels: row 2 has no label (null).")
-    name_input_row(untouched, iter([1, 2]))  # not a Dataset: left as it is
+    name_input_row(untouched, iter([1, 2]))  # nor the batch's number
     assert str(untouched) == "labels: row 2 has no label (null)."
 
 
