@@ -113,6 +113,14 @@ def name_input_row(
         error.args = (rewritten, *error.args[1:])
 
 
+def _array_row(noun: str, labels: Any, piece: int, row: int) -> str:
+    if labels is None:
+        return f"row {row} of {noun}"
+    label = labels[row]
+    label = label.item() if isinstance(label, np.generic) else label
+    return f"row {row} of {noun} (index {label!r})"
+
+
 def _in_batch(batch: int, row: int) -> str:
     return f"row {row} of batch {batch}"
 
@@ -120,6 +128,8 @@ def _in_batch(batch: int, row: int) -> str:
 def _source_twin(source: Node) -> tuple[Node, Callable[[int, int], str]] | None:
     if type(source) is ArraySource:
         noun = _NOUNS.get(source.kind, "the input")
+        if source.row_labels is not None:
+            noun = "the DataFrame"
         if getattr(source, "filtered", False):
             noun = f"{noun} after its filter"
         rows = np.arange(source.total_rows, dtype=np.int64)
@@ -130,7 +140,7 @@ def _source_twin(source: Node) -> tuple[Node, Callable[[int, int], str]] | None:
             chunk_rows=source.chunk_rows,
             shard=source.shard_spec,
         )
-        return twin, lambda piece, row: f"row {row} of {noun}"
+        return twin, functools.partial(_array_row, noun, source.row_labels)
     if (
         isinstance(source, FileSource)
         and source.filter is None

@@ -29,7 +29,7 @@ from estimators.data._selection import (
 )
 from estimators.data._structure import Spec, flatten, leaf_names
 
-__all__ = ["ArraySource", "slices_source", "table_source"]
+__all__ = ["ArraySource", "index_labels", "slices_source", "table_source"]
 
 CHUNK_ROWS = 65536
 
@@ -62,6 +62,8 @@ class ArraySource(Node):
         self.total_rows = self.block.num_rows
         self.shard_spec = shard
         self.filtered = False  # rows of a table after a filter: row numbers shift
+        # A DataFrame's index when it is not 0..n-1, to name rows in errors.
+        self.row_labels: Any = None
         num_shards, index = shard or (1, 0)
         self.start = self.total_rows * index // num_shards
         self.stop = self.total_rows * (index + 1) // num_shards
@@ -136,7 +138,9 @@ def slices_source(tensors: Any, *, kind: str = "from_tensor_slices") -> ArraySou
     if type(tensors).__name__ == "DataFrame":
         from estimators.data._columns import table_from_pandas
 
-        return slices_source(table_from_pandas(tensors), kind=kind)
+        source = slices_source(table_from_pandas(tensors), kind=kind)
+        source.row_labels = index_labels(tensors)
+        return source
     spec, leaves = flatten(tensors)
     if not leaves:
         raise ValueError(f"{kind} needs at least one array, got {tensors!r}.")
@@ -193,6 +197,14 @@ def table_source(
     source = ArraySource(spec, converted, kind=kind)
     source.filtered = filter is not None
     return source
+
+
+def index_labels(frame: Any) -> Any:
+    """A DataFrame's index, or None when it is the default 0..n-1."""
+    index = frame.index
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        return None
+    return index
 
 
 def _column_name(leaf: str) -> str:

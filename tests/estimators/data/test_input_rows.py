@@ -133,3 +133,15 @@ def test_a_stacked_read_after_many_elements_is_named_too():
     assert [it.input_row(r) for r in range(len(flat))] == [
         f"row {int(x)} of the DataFrame" for x in flat
     ]
+
+
+def test_a_dataframe_index_other_than_0_to_n_is_named_too():
+    frame = FRAME.set_index(FRAME.index + 1000)  # e.g. what a row filter leaves
+    for ds in [
+        Dataset.from_pandas(frame, label="y"),
+        Dataset.from_tensor_slices(frame),
+    ]:
+        it = iter(ds.batch(8))
+        next(it)
+        next(it)
+        assert it.input_row(5) == "row 13 of the DataFrame (index 1013)"
