@@ -130,7 +130,7 @@ def _source_twin(source: Node) -> tuple[Node, Callable[[int, int], str]] | None:
         noun = _NOUNS.get(source.kind, "the input")
         if source.row_labels is not None:
             noun = "the DataFrame"
-        if getattr(source, "filtered", False):
+        if source.filtered:
             noun = f"{noun} after its filter"
         rows = np.arange(source.total_rows, dtype=np.int64)
         twin = ArraySource(
