@@ -166,7 +166,9 @@ class Dataset:
             return Dataset(_files(data, root, columns, label, filter, batch_rows))
         if isinstance(data, pads.Dataset):
             table = data.to_table(filter=to_expression(filter))
-            return Dataset(table_source(table, label, columns, None, "from_arrow"))
+            source = table_source(table, label, columns, None, "from_arrow")
+            source.filtered = filter is not None  # row numbers count after it
+            return Dataset(source)
         raise TypeError(
             "from_arrow takes a pyarrow Table, RecordBatch or pyarrow.dataset.Dataset, "
             f"got {type(data).__name__}."
