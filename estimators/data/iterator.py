@@ -237,7 +237,13 @@ class DatasetIterator(Iterator[Any]):
         if isinstance(self._twin, Twin):
             position, anchored = self._anchor
             after = count - anchored + element  # elements from the anchor on
-            return self._twin.input_row(Context(self._seed), position, after, within)
+            context = Context(self._seed)
+            try:
+                named = self._twin.input_row(context, position, after, within)
+            except LookupError:  # an inner dataset without row numbers
+                named = None
+            if named is not None:
+                return named
         return f"row {within} of batch {count + element}"
 
     def get_state(self) -> dict[str, Any]:

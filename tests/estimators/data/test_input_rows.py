@@ -11,6 +11,7 @@ import pytest
 
 from estimators.data import Dataset
 from estimators.data._provenance import name_input_row
+from estimators.data.experimental import make_csv_dataset
 
 FRAME = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40)})
 
@@ -145,3 +146,55 @@ def test_a_dataframe_index_other_than_0_to_n_is_named_too():
         next(it)
         next(it)
         assert it.input_row(5) == "row 13 of the DataFrame (index 1013)"
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_make_csv_dataset_rows_are_named_by_file_and_row(tmp_path, shuffle):
+    table = pa.Table.from_pandas(FRAME, preserve_index=False)
+    pacsv.write_csv(table.slice(0, 20), tmp_path / "a.csv")
+    pacsv.write_csv(table.slice(20), tmp_path / "b.csv")
+    ds = make_csv_dataset(
+        str(tmp_path / "*.csv"),
+        8,
+        label_name="y",
+        shuffle=shuffle,
+        shuffle_seed=3,
+        shuffle_buffer_size=16,
+        num_parallel_reads=2,
+        num_epochs=2,
+    )
+    it = iter(ds)
+    for features, _ in it:
+        for r, x in enumerate(features["x"].astype(int)):
+            path = tmp_path / ("a.csv" if x < 20 else "b.csv")
+            assert it.input_row(r) == f"row {x % 20} of {str(path)!r}"
+
+
+def test_interleaved_in_memory_datasets_are_named_within_their_batch():
+    parts = [FRAME.iloc[:20], FRAME.iloc[20:]]
+    ds = Dataset.from_tensor_slices(np.arange(2)).interleave(
+        lambda i: Dataset.from_pandas(parts[int(i)], label="y"), cycle_length=2
+    )
+    it = iter(ds.batch(8))
+    next(it)
+    next(it)
+    assert it.input_row(5) == "row 5 of batch 1"  # which frame would be unclear
+
+
+def test_a_csv_block_that_dropped_bad_rows_is_named_within_its_batch(tmp_path):
+    lines = ["x,y"] + [f"{i},{i}" for i in range(20)]
+    lines[3] = "oops,2"  # data row 2: dropped by ignore_errors
+    (tmp_path / "a.csv").write_text("\n".join(lines) + "\n")
+    ds = make_csv_dataset(
+        str(tmp_path / "a.csv"),
+        8,
+        column_defaults=[0.0, 0],
+        label_name="y",
+        shuffle=False,
+        num_epochs=1,
+        ignore_errors=True,
+    )
+    it = iter(ds)
+    next(it)
+    next(it)
+    assert it.input_row(5) == "row 5 of batch 1"
