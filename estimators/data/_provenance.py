@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from estimators.data._block import Block
 from estimators.data._indexed import ROW_STAGES
 from estimators.data._node import Context, Node, NodeIterator
-from estimators.data.files import FileIterator, FileSource
+from estimators.data.files import FileIterator, FileSource, first_row
 from estimators.data.interleave import InterleaveNode
 from estimators.data.sources import ArraySource
 from estimators.data.transforms import MapNode
@@ -231,21 +230,9 @@ def _file_namer(source: FileSource) -> Callable[[int, int], str | None]:
     def name(piece: int, row: int) -> str:
         found = source.pieces[piece]
         path = os.path.relpath(found.path, root) if root else found.path
-        return f"row {_first_row(found.fragment) + row} of {path!r}"
+        return f"row {first_row(found.fragment) + row} of {path!r}"
 
     return name
-
-
-def _first_row(fragment: Any) -> int:
-    """The row of the file a piece starts at (a Parquet row group: the rows of
-    the row groups before it)."""
-    if not isinstance(fragment, pads.ParquetFileFragment):
-        return 0
-    groups = [group.id for group in fragment.row_groups]
-    if not groups:
-        return 0
-    metadata = fragment.metadata
-    return sum(metadata.row_group(i).num_rows for i in range(min(groups)))
 
 
 class _SameRows(Node):

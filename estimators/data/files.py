@@ -35,10 +35,11 @@ from estimators.data._selection import (
 )
 
 __all__ = [
-    "FileSource",
     "FileIterator",
+    "FileSource",
     "explain_arrow_error",
     "file_source",
+    "first_row",
     "open_files",
     "root_of",
 ]
@@ -393,7 +394,14 @@ class FileIterator(NodeIterator):
             self._offset += batch.num_rows
             if self._offset == pieces[self._piece].rows:
                 self._next_piece()  # so the state does not point at a spent piece
-            block = self.to_block(batch, piece, first)
+            try:
+                block = self.to_block(batch, piece, first)
+            except ValueError as error:  # "row 5" of the batch -> of the file
+                if error.args and isinstance(error.args[0], str):
+                    start = first_row(pieces[piece].fragment) + first
+                    text = _ROW.sub(_shift(start), error.args[0], count=1)
+                    error.args = (text, *error.args[1:])
+                raise
             if block.num_rows:
                 return block
 
@@ -413,6 +421,25 @@ class FileIterator(NodeIterator):
         if self._batches is not None:
             self._batches.close()
             self._batches = None
+
+
+_ROW = re.compile(r"\brow (\d+)\b")
+
+
+def _shift(start: int) -> Any:
+    return lambda match: f"row {start + int(match.group(1))}"
+
+
+def first_row(fragment: Any) -> int:
+    """The row of its file a piece starts at (a Parquet row group: the rows of
+    the row groups before it; a whole file: 0)."""
+    if not isinstance(fragment, pads.ParquetFileFragment):
+        return 0
+    groups = [group.id for group in fragment.row_groups]
+    if not groups:
+        return 0
+    metadata = fragment.metadata
+    return sum(metadata.row_group(i).num_rows for i in range(min(groups)))
 
 
 def explain_arrow_error(error: BaseException, names: list[str] | None = None) -> str:

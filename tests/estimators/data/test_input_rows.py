@@ -198,3 +198,19 @@ def test_a_csv_block_that_dropped_bad_rows_is_named_within_its_batch(tmp_path):
     next(it)
     next(it)
     assert it.input_row(5) == "row 5 of batch 1"
+
+
+def test_a_file_reader_error_names_the_row_of_the_file(tmp_path):
+    table = pa.Table.from_pandas(FRAME, preserve_index=False)
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=6)
+    ds = Dataset.from_parquet(tmp_path / "a.parquet", label="y", batch_rows=4)
+
+    def check(batch):  # as make_csv_dataset's reader does: the row in the batch
+        x = batch.column("x").to_numpy()
+        if 13 in x:
+            raise ValueError(f"bad value (row {int(np.argmax(x == 13))})")
+        return batch
+
+    ds._node.record_fn = check
+    with pytest.raises(ValueError, match=r"^bad value \(row 13\)$"):
+        list(ds.batch(8))
