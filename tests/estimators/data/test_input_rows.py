@@ -214,3 +214,16 @@ def test_a_file_reader_error_names_the_row_of_the_file(tmp_path):
     ds._node.record_fn = check
     with pytest.raises(ValueError, match=r"^bad value \(row 13\)$"):
         list(ds.batch(8))
+
+
+def test_pandas_input_fn_rows_are_named_by_the_frame_index():
+    from estimators.data import pandas_input_fn
+
+    frame = FRAME.set_index(FRAME.index + 1000)
+    input_fn = pandas_input_fn(
+        frame[["x"]], frame["y"], batch_size=8, shuffle=True, num_epochs=1
+    )
+    it = iter(input_fn())
+    features, _ = next(it)
+    x = int(features["x"][5])
+    assert it.input_row(5) == f"row {x} of the DataFrame (index {x + 1000})"
