@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -17,9 +18,12 @@ import jax
 import numpy as np
 import pyarrow as pa
 
+from estimators.data._provenance import name_input_row
 from estimators.mode_keys import ModeKeys
 
 __all__ = ["HostBatch", "InputPipeline", "call_input_fn", "to_numpy"]
+
+logger = logging.getLogger(__name__)
 
 HostBatch = tuple[Any, Any, int]  # features, labels, rows
 
@@ -156,6 +160,7 @@ class InputPipeline:
         self.label_transform = label_transform
         self.host_only: dict[str, str] = {}
         self.iterator: Any
+        self._whole = True  # one batch is the whole input: its rows are the input's
         if (
             isinstance(result, tuple)
             and len(result) == 2
@@ -168,6 +173,7 @@ class InputPipeline:
         elif isinstance(result, Mapping):
             self.iterator = iter([(result, None)])
         else:
+            self._whole = False
             try:
                 self.iterator = iter(result)
             except TypeError:
@@ -189,13 +195,22 @@ class InputPipeline:
             return False
         try:
             set_state(state)
-        except ValueError:
+        except ValueError as error:
+            logger.warning(
+                "Input read from its start, not the saved position: %s", error
+            )
             return False
         return True
 
     def __iter__(self) -> Iterator[HostBatch]:
-        for element in self.iterator:
-            yield self.prepare(*_split(element))
+        for number, element in enumerate(self.iterator):
+            try:
+                batch = self.prepare(*_split(element))
+            except (ValueError, TypeError) as error:
+                counted = None if self._whole else number
+                name_input_row(error, self.iterator, counted)  # the input's row
+                raise
+            yield batch
 
     def next_stacked(self, count: int, batch_size: int) -> HostBatch | None:
         """Up to `count` full batches of `batch_size` rows, stacked (leading axis).
@@ -232,7 +247,11 @@ class InputPipeline:
             ),
             (features, labels),
         )
-        host, host_labels, _ = self.prepare(*flat)
+        try:
+            host, host_labels, _ = self.prepare(*flat)
+        except (ValueError, TypeError) as error:
+            name_input_row(error, self.iterator)  # "row 5" -> the input's row
+            raise
         stacked = jax.tree.map(
             lambda a: np.reshape(a, (k, batch_size, *a.shape[1:])), (host, host_labels)
         )

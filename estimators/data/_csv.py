@@ -264,10 +264,12 @@ class CsvReader:
                 if self.ignore_errors:
                     keep = present if keep is None else pc.and_(keep, present)
                 elif not pc.all(present).as_py():
+                    # The row in the batch; the file's reader makes it the file's.
+                    row = pc.index(present, False).as_py()
                     raise ValueError(
                         f"make_csv_dataset: {path!r}: column {name!r} is required "
-                        "(its column_defaults entry is a dtype) but a row has no value; "
-                        "give a default such as [0.0], or ignore_errors=True."
+                        f"(its column_defaults entry is a dtype) but row {row} has no "
+                        "value; give a default such as [0.0], or ignore_errors=True."
                     )
             else:
                 column = column.fill_null(pa.scalar(default, TYPES[kind]))

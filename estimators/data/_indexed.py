@@ -30,9 +30,9 @@ from estimators.data.shuffle import ShuffleNode
 from estimators.data.sources import ArraySource
 from estimators.data.transforms import RepeatNode, ShardNode, SkipNode, TakeNode
 
-__all__ = ["IndexPlan", "index_plan"]
+__all__ = ["ROW_STAGES", "IndexPlan", "index_plan"]
 
-_ROW_STAGES = (
+ROW_STAGES = (
     BatchNode,
     CacheNode,
     RepeatNode,
@@ -76,7 +76,7 @@ def index_plan(root: Node) -> IndexPlan | None:
         shard=source.shard_spec,
     )
     for stage in chain[1:]:
-        if type(stage) not in _ROW_STAGES or getattr(stage, "filename", ""):
+        if type(stage) not in ROW_STAGES or getattr(stage, "filename", ""):
             return None  # needs the values (or a cache file holding them)
         node = _specialised(stage, node) or stage.with_parent(node)
     return IndexPlan(node, source.block)

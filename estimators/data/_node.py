@@ -98,6 +98,13 @@ class Node(abc.ABC):
         """JSON-able details beyond `describe` that a saved state must match."""
         return None
 
+    def identity(self) -> dict[str, str] | None:
+        """The data a position refers to: readable name (a column, a file) ->
+        `key=value` fields that change with its content (see `_identity`).
+        Sources have one; a saved state must match it as it must match
+        `fingerprint`, and when it does not, the message names what changed."""
+        return None
+
     @abc.abstractmethod
     def cardinality(self) -> int:
         """Number of elements (rows before `batch`), `INFINITE` or `UNKNOWN`."""

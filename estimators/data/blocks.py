@@ -217,3 +217,6 @@ class _TransformedSource(ArraySource):
 
     def fingerprint(self) -> Any:
         return self.original.fingerprint()
+
+    def identity(self) -> dict[str, str]:
+        return self.original.identity()

@@ -41,6 +41,17 @@ def _nest(structure: Spec, specs: list[Spec]) -> Spec:
     return ("tuple", tuple(_nest(v, specs) for v in items))
 
 
+def _identities(inputs: Any) -> dict[str, str] | None:
+    """The identities of datasets' sources, each name prefixed with a label."""
+    found = {
+        f"{label} {name}": value
+        for label, node in inputs
+        for step in node.chain()
+        for name, value in (step.identity() or {}).items()
+    }
+    return found or None
+
+
 class ZipNode(Node):
     """Elements of several datasets side by side, as `structure` nests them.
 
@@ -74,6 +85,9 @@ class ZipNode(Node):
 
     def fingerprint(self) -> Any:
         return [n.fingerprint() for c in self.children for n in c.chain()]
+
+    def identity(self) -> dict[str, str] | None:
+        return _identities((f"zip input {i}", c) for i, c in enumerate(self.children))
 
     def cardinality(self) -> int:
         counts = [child.cardinality() for child in self.children]
@@ -144,6 +158,9 @@ class ConcatenateNode(Node):
 
     def fingerprint(self) -> Any:
         return [n.fingerprint() for n in self.second.chain()]
+
+    def identity(self) -> dict[str, str] | None:
+        return _identities([("concatenated", self.second)])
 
     def cardinality(self) -> int:
         a, b = self.parent.cardinality(), self.second.cardinality()

@@ -41,7 +41,13 @@ from estimators.data.interleave import InterleaveNode
 from estimators.data.iterator import DatasetIterator
 from estimators.data.prefetch import PrefetchNode
 from estimators.data.shuffle import ShuffleNode
-from estimators.data.sources import CHUNK_ROWS, ArraySource, slices_source, table_source
+from estimators.data.sources import (
+    CHUNK_ROWS,
+    ArraySource,
+    index_labels,
+    slices_source,
+    table_source,
+)
 from estimators.data.transforms import (
     MapNode,
     RepeatNode,
@@ -123,7 +129,9 @@ class Dataset:
             ([30, 40], ['a', None], [0, 1])
         """
         table = table_from_pandas(frame)
-        return Dataset(table_source(table, label, columns, None, "from_pandas"))
+        source = table_source(table, label, columns, None, "from_pandas")
+        source.row_labels = index_labels(frame)  # for errors naming a row
+        return Dataset(source)
 
     @staticmethod
     def from_arrow(
@@ -158,7 +166,9 @@ class Dataset:
             return Dataset(_files(data, root, columns, label, filter, batch_rows))
         if isinstance(data, pads.Dataset):
             table = data.to_table(filter=to_expression(filter))
-            return Dataset(table_source(table, label, columns, None, "from_arrow"))
+            source = table_source(table, label, columns, None, "from_arrow")
+            source.filtered = filter is not None  # row numbers count after it
+            return Dataset(source)
         raise TypeError(
             "from_arrow takes a pyarrow Table, RecordBatch or pyarrow.dataset.Dataset, "
             f"got {type(data).__name__}."

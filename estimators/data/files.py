@@ -23,6 +23,7 @@ import pyarrow.dataset as pads
 
 from estimators.data._block import Block
 from estimators.data._columns import from_arrow
+from estimators.data._identity import file_stamps
 from estimators.data._node import UNKNOWN, Context, Node, NodeIterator
 from estimators.data._selection import (
     Label,
@@ -33,7 +34,15 @@ from estimators.data._selection import (
     to_expression,
 )
 
-__all__ = ["FileSource", "explain_arrow_error", "file_source", "open_files", "root_of"]
+__all__ = [
+    "FileIterator",
+    "FileSource",
+    "explain_arrow_error",
+    "file_source",
+    "first_row",
+    "open_files",
+    "root_of",
+]
 
 
 @dataclass(frozen=True)
@@ -207,24 +216,26 @@ class FileSource(Node):
         return text
 
     def fingerprint(self) -> Any:
-        infos = self.dataset.filesystem.get_file_info(self.dataset.files)
-        root = self.root if os.path.isdir(self.root) else os.path.dirname(self.root)
-        files = [
-            [os.path.relpath(info.path, root) if root else info.path, info.size]
-            for info in infos
-        ]
         return {
-            "files": files,
             "columns": self.read_columns,
             "batch_rows": self.batch_rows,
         }
+
+    def identity(self) -> dict[str, str]:
+        """Each file (relative to the folder named, so the folder may move):
+        size, modification time and, for Parquet, a digest of the footer."""
+        root = self.root if os.path.isdir(self.root) else os.path.dirname(self.root)
+        parquet = isinstance(self.dataset.format, pads.ParquetFileFormat)
+        return file_stamps(
+            self.dataset.filesystem, self.dataset.files, root, parquet=parquet
+        )
 
     def cardinality(self) -> int:
         rows = [piece.rows for piece in self.pieces]
         return UNKNOWN if None in rows else sum(rows)
 
     def open(self, context: Context, state: dict[str, Any] | None) -> NodeIterator:
-        return _FileIterator(self, state)
+        return FileIterator(self, state)
 
     def scan(self, piece: _Piece, offset: int) -> Any:
         """Record batches of `piece` from row `offset` on; errors name the file."""
@@ -361,7 +372,7 @@ def file_source(
     )
 
 
-class _FileIterator(NodeIterator):
+class FileIterator(NodeIterator):
     def __init__(self, source: FileSource, state: dict[str, Any] | None) -> None:
         self._source = source
         self._piece = 0 if state is None else int(state["piece"])
@@ -379,12 +390,24 @@ class _FileIterator(NodeIterator):
             if batch is None:
                 self._next_piece()
                 continue
+            piece, first = self._piece, self._offset
             self._offset += batch.num_rows
             if self._offset == pieces[self._piece].rows:
                 self._next_piece()  # so the state does not point at a spent piece
-            block = self._source.to_block(batch)
+            try:
+                block = self.to_block(batch, piece, first)
+            except ValueError as error:  # "row 5" of the batch -> of the file
+                if error.args and isinstance(error.args[0], str):
+                    start = first_row(pieces[piece].fragment) + first
+                    text = _ROW.sub(_shift(start), error.args[0], count=1)
+                    error.args = (text, *error.args[1:])
+                raise
             if block.num_rows:
                 return block
+
+    def to_block(self, batch: pa.RecordBatch, piece: int, first: int) -> Block:
+        """The block of `batch`, rows `first...` of piece number `piece`."""
+        return self._source.to_block(batch)
 
     def _next_piece(self) -> None:
         self._piece += 1
@@ -398,6 +421,25 @@ class _FileIterator(NodeIterator):
         if self._batches is not None:
             self._batches.close()
             self._batches = None
+
+
+_ROW = re.compile(r"\brow (\d+)\b")
+
+
+def _shift(start: int) -> Any:
+    return lambda match: f"row {start + int(match.group(1))}"
+
+
+def first_row(fragment: Any) -> int:
+    """The row of its file a piece starts at (a Parquet row group: the rows of
+    the row groups before it; a whole file: 0)."""
+    if not isinstance(fragment, pads.ParquetFileFragment):
+        return 0
+    groups = [group.id for group in fragment.row_groups]
+    if not groups:
+        return 0
+    metadata = fragment.metadata
+    return sum(metadata.row_group(i).num_rows for i in range(min(groups)))
 
 
 def explain_arrow_error(error: BaseException, names: list[str] | None = None) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from estimators.data._columns import from_value, table_from_pandas
 from estimators.data.dataset import Dataset
+from estimators.data.sources import ArraySource, index_labels
 
 __all__ = ["numpy_input_fn", "pandas_input_fn"]
 
@@ -118,9 +119,15 @@ def pandas_input_fn(
         raise TypeError(f"x must be a pandas DataFrame, got {type(x).__name__}.")
     table = table_from_pandas(x)
     features = {name: table.column(name) for name in table.column_names}
+    labels_of_rows = index_labels(x)
     if y is None:
         return _input_fn(
-            features, batch_size, num_epochs, bool(shuffle), queue_capacity
+            features,
+            batch_size,
+            num_epochs,
+            bool(shuffle),
+            queue_capacity,
+            frame_index=labels_of_rows,
         )
     if type(y).__name__ == "Series" and target_column in x.columns:
         raise ValueError(
@@ -137,15 +144,29 @@ def pandas_input_fn(
     else:
         labels = from_value(y, "y")
     return _input_fn(
-        (features, labels), batch_size, num_epochs, bool(shuffle), queue_capacity
+        (features, labels),
+        batch_size,
+        num_epochs,
+        bool(shuffle),
+        queue_capacity,
+        frame_index=labels_of_rows,
     )
 
 
 def _input_fn(
-    tensors: Any, batch_size: int, num_epochs: int | None, shuffle: bool, capacity: int
+    tensors: Any,
+    batch_size: int,
+    num_epochs: int | None,
+    shuffle: bool,
+    capacity: int,
+    *,
+    frame_index: Any = None,
 ) -> Callable[[], Dataset]:
     def input_fn() -> Dataset:
         dataset = Dataset.from_tensor_slices(tensors)
+        source = dataset._node
+        if isinstance(source, ArraySource):  # errors name a row by its index too
+            source.row_labels = frame_index
         if shuffle:
             dataset = dataset.shuffle(capacity)
         if num_epochs != 1:

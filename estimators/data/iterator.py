@@ -6,11 +6,14 @@ The state is a small JSON-able dict:
      "pipeline": ["parquet('data', 4 files, label='y')", "shuffle(...)", ...],
      "fingerprint": [<hash of each step's arguments and data identity>, ...],
      "seed": <base seed of shuffles given no seed>,
-     "position": <nested positions of the steps, see _node.py>}
+     "position": <nested positions of the steps, see _node.py>,
+     "identity": [<each step's data identity, see _identity.py, or None>, ...]}
 
 It names the next element the *consumer* will get, even with prefetch (each
 prefetched block carries the position after it). `set_state` checks the
-pipeline and fingerprint first and says which step differs.
+pipeline and fingerprint first and says which step differs and, for other
+data, which column or file changed (from "identity"; a state without it is
+checked by fingerprint alone).
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ import numpy as np
 import pyarrow as pa
 
 from estimators.data._block import first_row, stack_rows
+from estimators.data._identity import describe_changes
 from estimators.data._indexed import index_plan
 from estimators.data._node import Context, Node, NodeIterator
+from estimators.data._provenance import Twin, twin_of
 from estimators.data._structure import flatten, pack
 from estimators.data.batch import BatchNode
 
@@ -35,6 +40,7 @@ __all__ = ["DatasetIterator"]
 STATE_FORMAT = "estimators.data/1"
 _KEYS = ("format", "pipeline", "fingerprint", "seed", "position")
 _END = object()  # held by next_stacked: the input ended after this position
+_ANCHOR_EVERY = 64  # input_row replays at most this many elements (and a read)
 
 
 class DatasetIterator(Iterator[Any]):
@@ -62,12 +68,20 @@ class DatasetIterator(Iterator[Any]):
         self._batch_size = _batch_size(root)
         self._steps = [n for n in root.chain() if not n.transparent]
         self._fingerprint: list[str] | None = None
+        self._identity: list[dict[str, str] | None] | None = None
         self._seed = secrets.randbits(63)
         self._position: dict[str, Any] | None = None
         self._iterator: NodeIterator | None = None
         # An element read ahead by next_stacked and not returned, with the
         # position before it.
         self._held: tuple[Any, Any] | None = None
+        # For input_row: elements returned; the count before the last read
+        # (and whether it was stacked); a position and the count there, taken
+        # every _ANCHOR_EVERY elements (a position costs a little to take).
+        self._count = 0
+        self._last: tuple[int, bool] | None = None
+        self._anchor: tuple[Any, int] | None = None
+        self._twin: Twin | None | bool = False  # False: not built yet
         if state is not None:
             self.set_state(state)
 
@@ -75,6 +89,12 @@ class DatasetIterator(Iterator[Any]):
         return self
 
     def __next__(self) -> Any:
+        self._mark(stacked=False)
+        element = self._next_element()
+        self._count += 1
+        return element
+
+    def _next_element(self) -> Any:
         if self._held is not None:
             if self._held[1] is _END:
                 raise StopIteration
@@ -125,6 +145,7 @@ class DatasetIterator(Iterator[Any]):
             raise ValueError(
                 "next_stacked() needs a batched dataset: call .batch(batch_size)."
             )
+        self._mark(stacked=True)
         iterator = self._open()
         bulk = getattr(iterator, "next_batches", None)
         if bulk is not None and self._held is None:
@@ -133,6 +154,7 @@ class DatasetIterator(Iterator[Any]):
                 return None
             assert self._batch_size is not None
             count = block.num_rows // self._batch_size
+            self._count += count
             if self._plan is not None:
                 return self._plan.stacked(block, count).element()
             return stack_rows(block, count).element()
@@ -147,7 +169,10 @@ class DatasetIterator(Iterator[Any]):
                 (position, element), self._held = self._held, None
             else:
                 position = self._open().state()
-                element = next(self, _END)
+                try:
+                    element = self._next_element()
+                except StopIteration:
+                    element = _END
             if element is _END:
                 self._held = (position, _END)
                 break
@@ -167,6 +192,7 @@ class DatasetIterator(Iterator[Any]):
             elements.append(leaves)
         if not elements:
             return None
+        self._count += len(elements)
         assert shapes is not None
         columns = [_stack([e[i] for e in elements]) for i in range(len(elements[0]))]
         return pack(shapes[0], columns)
@@ -177,6 +203,49 @@ class DatasetIterator(Iterator[Any]):
             self._iterator = node.open(Context(self._seed), self._position)
         return self._iterator
 
+    def _mark(self, *, stacked: bool) -> None:
+        if self._anchor is None or self._count - self._anchor[1] >= _ANCHOR_EVERY:
+            self._anchor = (self._current_position(), self._count)
+        self._last = (self._count, stacked)
+
+    def input_row(self, row: int) -> str:
+        """Names row `row` of the last element read (of the `k * batch_size`
+        rows after `next_stacked`) by its place in the input.
+
+        "row 13 of the DataFrame" for in-memory data (rows before any
+        shuffle), "row 13 of 'part-0.parquet'" for files, and, where the
+        pipeline cannot tell (`from_generator`, `filter`, ...), "row 5 of
+        batch 1": batches and rows count from 0, batches since the iterator
+        was made or restored. Replays the last read, so call it only for an
+        error message.
+
+        Example:
+            >>> import numpy as np
+            >>> from estimators.data import Dataset
+            >>> it = iter(Dataset.from_tensor_slices({"x": np.arange(20)}).batch(8))
+            >>> _ = next(it), next(it)  # the 2nd batch: rows 8-15
+            >>> it.input_row(5)
+            'row 13 of the input'
+        """
+        if self._last is None or self._anchor is None:
+            raise ValueError("input_row(): nothing was read yet.")
+        count, stacked = self._last
+        size = (self._batch_size or 1) if stacked else max(row + 1, 1)
+        element, within = divmod(row, size)
+        if self._twin is False:
+            self._twin = twin_of(self._node)
+        if isinstance(self._twin, Twin):
+            position, anchored = self._anchor
+            after = count - anchored + element  # elements from the anchor on
+            context = Context(self._seed)
+            try:
+                named = self._twin.input_row(context, position, after, within)
+            except LookupError:  # an inner dataset without row numbers
+                named = None
+            if named is not None:
+                return named
+        return f"row {within} of batch {count + element}"
+
     def get_state(self) -> dict[str, Any]:
         """The position of the next element to be returned, as a JSON-able dict."""
         return {
@@ -185,6 +254,7 @@ class DatasetIterator(Iterator[Any]):
             "fingerprint": self._fingerprints(),
             "seed": self._seed,
             "position": _plain(self._current_position()),
+            "identity": self._identities(),
         }
 
     def _current_position(self) -> Any:
@@ -206,6 +276,7 @@ class DatasetIterator(Iterator[Any]):
         self.close()
         self._seed = int(state["seed"])
         self._position = state["position"]
+        self._count, self._last, self._anchor = 0, None, None
 
     def close(self) -> None:
         """Stops background threads and closes files; iterating again resumes."""
@@ -221,13 +292,22 @@ class DatasetIterator(Iterator[Any]):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _identities(self) -> list[dict[str, str] | None]:
+        """Each step's data identity, computed once per iterator (hashing
+        in-memory columns and reading file footers costs a little)."""
+        if self._identity is None:
+            self._identity = [n.identity() for n in self._steps]
+        return self._identity
+
     def _fingerprints(self) -> list[str]:
         if self._fingerprint is None:
             self._fingerprint = [
                 hashlib.sha256(
-                    json.dumps([n.describe(), n.fingerprint()], default=str).encode()
+                    json.dumps(
+                        [n.describe(), n.fingerprint(), identity], default=str
+                    ).encode()
                 ).hexdigest()[:16]
-                for n in self._steps
+                for n, identity in zip(self._steps, self._identities(), strict=True)
             ]
         return self._fingerprint
 
@@ -261,9 +341,20 @@ class DatasetIterator(Iterator[Any]):
             if old != new:
                 raise ValueError(
                     f"dataset position belongs to different data: step {step} "
-                    f"({mine[step]}) has the same arguments but other files, sizes, "
-                    "columns or dtypes."
+                    f"({mine[step]}) {self._changes(state, step)}."
                 )
+
+    def _changes(self, state: Mapping[str, Any], step: int) -> str:
+        """What differs at `step` between the saved data and this dataset's."""
+        saved = state.get("identity")
+        before = saved[step] if isinstance(saved, list) and step < len(saved) else None
+        after = self._identities()[step]
+        if isinstance(before, Mapping) and after is not None:
+            changes = describe_changes(before, after)
+            if changes:
+                return f"has the same arguments but other data: {changes}"
+            return "has the same data but other columns, dtypes or read options"
+        return "has the same arguments but other files, columns, dtypes or values"
 
 
 def _batch_size(root: Node) -> int | None:

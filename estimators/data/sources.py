@@ -7,6 +7,7 @@ The columns are converted to the batch format once, when the dataset is built
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import pyarrow as pa
 
 from estimators.data._block import Block, Column
 from estimators.data._columns import from_arrow, from_value
+from estimators.data._identity import column_digests
 from estimators.data._node import Context, Node, NodeIterator
 from estimators.data._selection import (
     Label,
@@ -27,7 +29,7 @@ from estimators.data._selection import (
 )
 from estimators.data._structure import Spec, flatten, leaf_names
 
-__all__ = ["ArraySource", "slices_source", "table_source"]
+__all__ = ["ArraySource", "index_labels", "slices_source", "table_source"]
 
 CHUNK_ROWS = 65536
 
@@ -59,6 +61,9 @@ class ArraySource(Node):
         self.block = Block(spec, self.columns)
         self.total_rows = self.block.num_rows
         self.shard_spec = shard
+        self.filtered = False  # rows of a table after a filter: row numbers shift
+        # A DataFrame's index when it is not 0..n-1, to name rows in errors.
+        self.row_labels: Any = None
         num_shards, index = shard or (1, 0)
         self.start = self.total_rows * index // num_shards
         self.stop = self.total_rows * (index + 1) // num_shards
@@ -87,6 +92,13 @@ class ArraySource(Node):
             "types": [_type_name(c) for c in self.columns],
             "chunk_rows": self.chunk_rows,
         }
+
+    def identity(self) -> dict[str, str]:
+        """`column '<name>'` -> `content=<sha256 prefix>` of each column (whole,
+        also for a shard). Hashed anew for each iterator: the arrays are the
+        caller's, who may change them in place between two train() calls."""
+        names = [_column_name(name) for name in leaf_names(self.spec)]
+        return dict(zip(names, column_digests(self.columns), strict=True))
 
     def cardinality(self) -> int:
         return self.stop - self.start
@@ -126,7 +138,9 @@ def slices_source(tensors: Any, *, kind: str = "from_tensor_slices") -> ArraySou
     if type(tensors).__name__ == "DataFrame":
         from estimators.data._columns import table_from_pandas
 
-        return slices_source(table_from_pandas(tensors), kind=kind)
+        source = slices_source(table_from_pandas(tensors), kind=kind)
+        source.row_labels = index_labels(tensors)
+        return source
     spec, leaves = flatten(tensors)
     if not leaves:
         raise ValueError(f"{kind} needs at least one array, got {tensors!r}.")
@@ -180,4 +194,28 @@ def table_source(
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise filter_error(filter, error, names, where) from None
     spec, converted = columns_spec(table, features, labels)
-    return ArraySource(spec, converted, kind=kind)
+    source = ArraySource(spec, converted, kind=kind)
+    source.filtered = filter is not None
+    return source
+
+
+def index_labels(frame: Any) -> Any:
+    """A DataFrame's index, or None when it is the default 0..n-1."""
+    index = frame.index
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        return None
+    return index
+
+
+def _column_name(leaf: str) -> str:
+    """`column 'x'` for feature x of a `(features, labels)` element, `labels`
+    for its labels, `column <leaf name>` otherwise."""
+    if leaf == "[1]":
+        return "labels"
+    feature = re.fullmatch(r"\[0\]\[('.*')\]", leaf)
+    label = re.fullmatch(r"\[1\]\[('.*')\]", leaf)
+    if feature:
+        return f"column {feature.group(1)}"
+    if label:
+        return f"label {label.group(1)}"
+    return f"column {leaf!r}"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,9 +155,47 @@ def test_state_of_other_data_is_refused(tmp_path, table):
     state = iter(Dataset.from_parquet(tmp_path).batch(8)).get_state()
     pq.write_table(table.slice(0, 10), tmp_path / "a.parquet")
     with pytest.raises(
-        ValueError, match=r"different data: step 0 .* other files, sizes"
+        ValueError,
+        match=r"different data: step 0 .* other data: file 'a.parquet' changed "
+        r"\(size \d+ -> \d+, .*footer [0-9a-f]+ -> [0-9a-f]+\)",
     ):
         Dataset.from_parquet(tmp_path).batch(8).iterator(state)
+
+
+def test_state_of_other_values_in_memory_is_refused_naming_the_columns(table):
+    state = iter(Dataset.from_arrow(table, label="label").batch(8)).get_state()
+    changed = table.set_column(1, "x", pa.array(np.zeros(len(table))))
+    with pytest.raises(
+        ValueError,
+        match=r"different data: step 0 \(from_arrow\(1000 rows: .*\)\) has the "
+        r"same arguments but other data: column 'x' has other values\.$",
+    ):
+        Dataset.from_arrow(changed, label="label").batch(8).iterator(state)
+    rebuilt = pa.Table.from_pylist(table.to_pylist(), schema=table.schema)
+    Dataset.from_arrow(rebuilt, label="label").batch(8).iterator(state)  # equal data
+
+
+def test_state_of_a_touched_csv_file_is_refused(tmp_path, table):
+    import pyarrow.csv as pacsv
+
+    path = tmp_path / "a.csv"
+    pacsv.write_csv(table, path)
+    state = iter(Dataset.from_csv(path).batch(8)).get_state()
+    Dataset.from_csv(path).batch(8).iterator(state)  # unchanged: accepted
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(ValueError, match=r"file 'a.csv' changed \(mtime \S+ -> "):
+        Dataset.from_csv(path).batch(8).iterator(state)
+
+
+def test_a_state_without_identities_is_checked_by_fingerprint_alone(table):
+    it = iter(Dataset.from_arrow(table).batch(100))
+    next(it)
+    state = it.get_state()
+    del state["identity"]
+    assert [b["id"][0] for b in Dataset.from_arrow(table).batch(100).iterator(state)][
+        :1
+    ] == [100]
 
 
 def test_not_a_state_is_refused(table):
@@ -198,3 +238,15 @@ def test_file_sources_resume_at_every_position(kind, tmp_path, table, parquet_di
     for k in range(len(whole) + 1):
         assert [ids_of(b) for b in make().iterator(it.get_state())] == whole[k:], k
         next(it, None)
+
+
+def test_arrays_changed_in_place_are_other_data():
+    x = np.arange(20.0)
+    ds = Dataset.from_tensor_slices({"x": x}).batch(8)
+    it = iter(ds)
+    next(it)
+    state = it.get_state()
+    ds.iterator(state)  # unchanged: accepted
+    x[3] = -1.0  # the same Dataset, its array changed by the caller
+    with pytest.raises(ValueError, match=r"other data: column 'x' has other values"):
+        ds.iterator(state)
