@@ -39,7 +39,7 @@ from estimators.data.interleave import InterleaveNode
 from estimators.data.sources import ArraySource
 from estimators.data.transforms import MapNode
 
-__all__ = ["Twin", "name_input_row", "twin_of"]
+__all__ = ["Twin", "array_row", "file_row", "name_input_row", "rename_row", "twin_of"]
 
 _ROWS_SPEC = ("tuple", (0, 1))  # (piece code, row in piece) of each row
 _SOURCE = 1 << 32  # piece code = source number * _SOURCE + piece; -1: unknown
@@ -175,6 +175,32 @@ def name_input_row(
     if where:
         rewritten = message[: match.start()] + where + message[match.end() :]
         error.args = (rewritten, *error.args[1:])
+
+
+def rename_row(error: BaseException, name: Callable[[int], str | None]) -> None:
+    """Rewrites the first `row N` of `error`'s message to `name(N)`."""
+    if not error.args or not isinstance(error.args[0], str):
+        return
+    message = error.args[0]
+    match = _ROW.search(message)
+    if match is None:
+        return
+    where = name(int(match.group(1)))
+    if where:
+        rewritten = message[: match.start()] + where + message[match.end() :]
+        error.args = (rewritten, *error.args[1:])
+
+
+def array_row(source: ArraySource, row: int) -> str:
+    """Row `row` of an in-memory source, named as the input names it."""
+    found = _source_rows(source, 0)
+    assert found is not None
+    return found[1](0, row)
+
+
+def file_row(source: FileSource, piece: int, row: int) -> str:
+    """Row `row` of piece number `piece` of a file source, as "row 13 of 'a.parquet'"."""
+    return _file_namer(source)(piece, row)
 
 
 def _array_row(noun: str, labels: Any, piece: int, row: int) -> str:

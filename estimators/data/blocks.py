@@ -23,6 +23,7 @@ import pyarrow as pa
 from estimators.data._block import Block
 from estimators.data._columns import from_value
 from estimators.data._node import Context, Node, NodeIterator
+from estimators.data._provenance import array_row, file_row, rename_row
 from estimators.data._structure import flatten, leaf_names
 from estimators.data.batch import BatchNode
 from estimators.data.cache import CacheNode
@@ -184,7 +185,16 @@ class _MapBlocksIterator(NodeIterator):
         self._parent = parent
 
     def __next__(self) -> Block:
-        return apply(self._fn, next(self._parent))
+        block = next(self._parent)
+        try:
+            return apply(self._fn, block)
+        except (ValueError, TypeError) as error:  # "row 5" of the block: of the file
+            origin = getattr(self._parent, "last_origin", None)
+            source = getattr(self._parent, "source", None)
+            if origin is not None and isinstance(source, FileSource):
+                piece, first = origin
+                rename_row(error, lambda row: file_row(source, piece, first + row))
+            raise
 
     def state(self) -> dict[str, Any]:
         return self._parent.state()
@@ -198,7 +208,11 @@ class _TransformedSource(ArraySource):
     it describes itself as the original, so positions carry over."""
 
     def __init__(self, original: ArraySource, fn: BlockFn) -> None:
-        block = apply(fn, original.block)
+        try:
+            block = apply(fn, original.block)
+        except (ValueError, TypeError) as error:  # the block is all the rows
+            rename_row(error, lambda row: array_row(original, row))
+            raise
         super().__init__(
             block.spec,
             block.columns,

@@ -378,6 +378,11 @@ class FileIterator(NodeIterator):
         self._piece = 0 if state is None else int(state["piece"])
         self._offset = 0 if state is None else int(state["offset"])
         self._batches: Any = None
+        self.last_origin: tuple[int, int] | None = None  # (piece, first row) read
+
+    @property
+    def source(self) -> FileSource:
+        return self._source
 
     def __next__(self) -> Block:
         pieces = self._source.pieces
@@ -403,6 +408,7 @@ class FileIterator(NodeIterator):
                     error.args = (text, *error.args[1:])
                 raise
             if block.num_rows:
+                self.last_origin = (piece, first)
                 return block
 
     def to_block(self, batch: pa.RecordBatch, piece: int, first: int) -> Block:
