@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from prefect import task
 
 from estimators import atomic
+from estimators.export import load_pyfunc
 from estimators_pipeline.tasks.evaluate import champion_version
 from estimators_pipeline.tasks.ingest import open_source
 from estimators_pipeline.tasks.policies import retry_on_io
@@ -64,7 +64,7 @@ def score_to_parquet(
     (renamed `<key>_prediction` when an input column has that name); it is
     written to a temporary file and renamed, so readers never see half of it.
     """
-    model = mlflow.pyfunc.load_model(model_uri)
+    model = load_pyfunc(model_uri)  # checks the MLmodel and every file first
     schema = model.metadata.get_input_schema()
     inputs = schema.input_names() if schema is not None else None
     rows = 0
