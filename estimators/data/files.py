@@ -16,10 +16,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from estimators.data._block import Block
 from estimators.data._columns import from_arrow
@@ -32,6 +31,9 @@ from estimators.data._selection import (
     select_columns,
     to_expression,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
 
 __all__ = ["FileSource", "explain_arrow_error", "file_source", "open_files", "root_of"]
 
@@ -131,6 +133,8 @@ class FileSource(Node):
 
     @cached_property
     def all_pieces(self) -> list[_Piece]:
+        import pyarrow.dataset as pads  # with pandas: 0.2 s, only for files
+
         pieces = []
         try:
             for fragment in self.dataset.get_fragments(filter=self.filter):
@@ -164,6 +168,8 @@ class FileSource(Node):
 
         They are read as float64 everywhere, so every batch has one dtype.
         """
+        import pyarrow.dataset as pads
+
         schema = self.dataset.schema
         wanted = {
             n
@@ -249,6 +255,8 @@ class FileSource(Node):
     def dictionary_format(self) -> Any:
         """For Parquet with dictionaries kept: a format that reads those
         columns' dictionary pages as they are (no decoding to strings)."""
+        import pyarrow.dataset as pads
+
         base = self.dataset.format
         if not self.dictionary_columns or not isinstance(base, pads.ParquetFileFormat):
             return None
@@ -312,6 +320,8 @@ def open_files(
     path: Any, file_format: Any, partitioning: str | None
 ) -> pads.FileSystemDataset:
     """The files under `path` as a pyarrow dataset, with one-line errors."""
+    import pyarrow.dataset as pads
+
     source = (
         os.fspath(path)
         if isinstance(path, str | os.PathLike)
