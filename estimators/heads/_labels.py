@@ -9,6 +9,7 @@ numpy fancy indexing), never a Python loop over rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any, final
 
 import numpy as np
@@ -90,7 +91,12 @@ class ClassLabels:
         self.has_vocabulary = label_vocabulary is not None
         self.vocabulary = _check_vocabulary(label_vocabulary, n_classes)
         self._names = np.asarray(self.vocabulary, dtype=str)
-        self._value_set = pa.array(self.vocabulary, pa.string())
+
+    @cached_property
+    def _value_set(self) -> pa.Array:
+        # Built on first use: pa.array imports pandas (0.2 s), which integer
+        # labels never need.
+        return pa.array(self.vocabulary, pa.string())
 
     def to_names(self, ids: np.ndarray) -> np.ndarray:
         """Class names (a numpy `str` array) of integer class ids of any shape."""
