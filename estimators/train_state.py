@@ -50,12 +50,21 @@ class TrainState:
         cls, variables: dict[str, Any], optimizer: Any, key: jax.Array
     ) -> TrainState:
         """A fresh state at step 0 for `variables` and `optimizer`."""
+
+        # One jitted program, not one per optimizer-state leaf shape run
+        # eagerly: each eager op is a compilation (or cache load) of its own,
+        # a few milliseconds apiece before the first step.
+        def fresh_state(params: Any, key: jax.Array) -> tuple[Any, ...]:
+            zero, none = jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32)
+            return zero, optimizer.init(params), jax.random.key_data(key), none
+
+        step, opt_state, rng, nan_step = jax.jit(fresh_state)(variables["params"], key)
         return cls(
-            step=jnp.zeros((), jnp.int32),
+            step=step,
             variables=dict(variables),
-            opt_state=optimizer.init(variables["params"]),
-            rng=jax.random.key_data(key),
-            nan_step=jnp.full((), -1, jnp.int32),
+            opt_state=opt_state,
+            rng=rng,
+            nan_step=nan_step,
         )
 
     @property
