@@ -14,7 +14,8 @@ from typing import Any, final
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from estimators._lazy import pyarrow_compute as pc
 
 __all__ = ["ClassLabels", "host_array"]
 

@@ -1,9 +1,10 @@
 """What a process that trains a canned estimator on in-memory data never imports.
 
-pandas (pulled in by `pyarrow.dataset` and by `pyarrow.array`'s pandas checks)
-and protobuf each cost a fraction of a second at start-up; only file sources,
-string labels and tf.Example parsing need them, and those import them on first
-use. Checked in a fresh process: the test process has them loaded already.
+pandas (pulled in by `pyarrow.dataset` and by `pyarrow.array`'s pandas checks),
+`pyarrow.compute` and protobuf cost from tens of milliseconds to a fraction of a
+second at start-up; only file sources, string labels and categorical columns,
+and tf.Example parsing need them, and those import them on first use. Checked
+in a fresh process: the test process has them loaded already.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import textwrap
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OPTIONAL = ("pandas", "pyarrow.dataset", "google.protobuf")
+OPTIONAL = ("pandas", "pyarrow.dataset", "pyarrow.compute", "google.protobuf")
 
 PROGRAM = textwrap.dedent(
     """
