@@ -38,6 +38,7 @@ from estimators.train_state import (
     TrainState,
     checkpoint_template,
     from_checkpoint_tree,
+    seed_key,
     serving_template,
     variable_arrays,
 )
@@ -117,7 +118,7 @@ class ModelRunner:
 
     def key(self) -> jax.Array:
         """The PRNG key of initialisation and dropout (from `config.seed`)."""
-        return jax.random.key(self.config.seed)
+        return seed_key(self.config.seed)
 
     def transform(self, features: Mapping[str, Any]) -> dict[str, Any]:
         """The feature columns' host transform of one batch of raw features."""

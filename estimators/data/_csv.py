@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from estimators._lazy import pyarrow_compute as pc
 from estimators.data.dataset import Dataset
 from estimators.data.files import file_source, open_files
 

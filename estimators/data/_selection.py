@@ -9,8 +9,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import pyarrow.dataset as pads
-
 from estimators.data._structure import Spec
 
 __all__ = [
@@ -77,7 +75,9 @@ def label_list(labels: str | Sequence[str] | None) -> list[str]:
 
 
 def to_expression(filter: Any) -> Any:
-    if filter is None or isinstance(filter, pads.Expression):
+    import pyarrow.compute as pc
+
+    if filter is None or isinstance(filter, pc.Expression):
         return filter
     import pyarrow.parquet as pq
 

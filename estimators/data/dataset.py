@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from estimators.data._columns import table_from_pandas
 from estimators.data._node import INFINITE, UNKNOWN, Node
@@ -56,6 +55,9 @@ from estimators.data.transforms import (
     TakeNode,
 )
 from estimators.data.unbatch import PaddedBatchNode, UnbatchNode
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset"]
 
@@ -161,6 +163,8 @@ class Dataset:
         """
         if isinstance(data, pa.Table | pa.RecordBatch):
             return Dataset(table_source(data, label, columns, filter, "from_arrow"))
+        import pyarrow.dataset as pads  # with pandas: 0.2 s, only for files
+
         if isinstance(data, pads.FileSystemDataset):
             root = os.path.commonpath(data.files) if data.files else "<no files>"
             return Dataset(_files(data, root, columns, label, filter, batch_rows))
@@ -253,6 +257,7 @@ class Dataset:
             array([1.5, nan])
         """
         import pyarrow.csv as pacsv
+        import pyarrow.dataset as pads
 
         convert = pacsv.ConvertOptions(column_types=dict(column_types or {}))
         if null_values is not None:

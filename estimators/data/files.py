@@ -16,10 +16,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from estimators.data._block import Block
 from estimators.data._columns import from_arrow
@@ -33,6 +32,9 @@ from estimators.data._selection import (
     select_columns,
     to_expression,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
 
 __all__ = [
     "FileIterator",
@@ -140,6 +142,8 @@ class FileSource(Node):
 
     @cached_property
     def all_pieces(self) -> list[_Piece]:
+        import pyarrow.dataset as pads  # with pandas: 0.2 s, only for files
+
         pieces = []
         try:
             for fragment in self.dataset.get_fragments(filter=self.filter):
@@ -173,6 +177,8 @@ class FileSource(Node):
 
         They are read as float64 everywhere, so every batch has one dtype.
         """
+        import pyarrow.dataset as pads
+
         schema = self.dataset.schema
         wanted = {
             n
@@ -224,6 +230,8 @@ class FileSource(Node):
     def identity(self) -> dict[str, str]:
         """Each file (relative to the folder named, so the folder may move):
         size, modification time and, for Parquet, a digest of the footer."""
+        import pyarrow.dataset as pads
+
         root = self.root if os.path.isdir(self.root) else os.path.dirname(self.root)
         parquet = isinstance(self.dataset.format, pads.ParquetFileFormat)
         return file_stamps(
@@ -260,6 +268,8 @@ class FileSource(Node):
     def dictionary_format(self) -> Any:
         """For Parquet with dictionaries kept: a format that reads those
         columns' dictionary pages as they are (no decoding to strings)."""
+        import pyarrow.dataset as pads
+
         base = self.dataset.format
         if not self.dictionary_columns or not isinstance(base, pads.ParquetFileFormat):
             return None
@@ -323,6 +333,8 @@ def open_files(
     path: Any, file_format: Any, partitioning: str | None
 ) -> pads.FileSystemDataset:
     """The files under `path` as a pyarrow dataset, with one-line errors."""
+    import pyarrow.dataset as pads
+
     source = (
         os.fspath(path)
         if isinstance(path, str | os.PathLike)
@@ -439,6 +451,8 @@ def _shift(start: int) -> Any:
 def first_row(fragment: Any) -> int:
     """The row of its file a piece starts at (a Parquet row group: the rows of
     the row groups before it; a whole file: 0)."""
+    import pyarrow.dataset as pads
+
     if not isinstance(fragment, pads.ParquetFileFragment):
         return 0
     groups = [group.id for group in fragment.row_groups]

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from estimators._lazy import pyarrow_compute as pc
 from estimators.data._block import Block, Column
 from estimators.data._node import INFINITE, UNKNOWN, Context, Node, NodeIterator
 from estimators.data._structure import Spec, flatten, leaf_names

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from estimators._lazy import pyarrow_compute as pc
 from estimators.export.serving import STRING, InputSpec
 from estimators.feature_column import raw_values
 from estimators.feature_column.base import walk

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
 from estimators.export._host import ServingInputError
 from estimators.export.serving import STRING, InputSpec, as_input_spec
@@ -30,8 +30,15 @@ DEFAULT_KEY = "examples"  # tf's receiver tensor name for serialized Examples
 B64 = "b64"  # TF-Serving's JSON key for binary values
 
 
+@functools.cache
 def _message_classes() -> tuple[type, type]:
-    """`tensorflow.Example` and `tensorflow.Feature`, built from descriptors."""
+    """`tensorflow.Example` and `tensorflow.Feature`, built from descriptors.
+
+    Built on first use: importing protobuf is a cost every `import estimators`
+    would otherwise pay, for a serving-only feature.
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
     proto = descriptor_pb2.FileDescriptorProto(
         name="estimators/tensorflow_example.proto",
         package="tensorflow",
@@ -97,7 +104,11 @@ def _message_classes() -> tuple[type, type]:
     )
 
 
-Example, Feature = _message_classes()
+def __getattr__(name: str) -> type:
+    if name in ("Example", "Feature"):
+        return _message_classes()[name == "Feature"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _KIND_OF = {"b": "bytes_list", "f": "float_list", "i": "int64_list"}
 _NAME_OF = {"bytes_list": STRING, "float_list": "float", "int64_list": "int64"}
@@ -125,7 +136,7 @@ def serialize_example(features: Mapping[str, Any]) -> bytes:
         ...                          "tags": InputSpec("string", varlen=True)})["age"]
         array([[31.5]], dtype=float32)
     """
-    example = Example()
+    example = _message_classes()[0]()
     for name, value in features.items():
         values = (
             list(value) if isinstance(value, list | tuple | np.ndarray) else [value]
@@ -169,10 +180,12 @@ def _decode(index: int, record: Any) -> Any:
             f"record {index} is a {type(record).__name__}, not a serialized "
             "tf.train.Example (bytes)."
         )
-    example = Example()
+    from google.protobuf.message import DecodeError
+
+    example = _message_classes()[0]()
     try:
         example.ParseFromString(bytes(record))
-    except message.DecodeError as e:
+    except DecodeError as e:
         raise ServingInputError(
             f"record {index} is not a serialized tf.train.Example: {e}"
         ) from None

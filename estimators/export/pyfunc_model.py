@@ -19,10 +19,13 @@ import os
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from estimators._lazy import LazyModule
 from estimators.export._files import MLMODEL, ExportError
 from estimators.export.exported import load
+
+# pandas costs ~0.2 s to import; only serving through MLflow needs it.
+pd = LazyModule("pandas")
 
 __all__ = [
     "PyfuncModel",

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from estimators._lazy import pyarrow_compute as pc
 from estimators.feature_column import hashing
 from estimators.feature_column.raw_values import Layout, text_array
 

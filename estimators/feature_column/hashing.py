@@ -23,7 +23,8 @@ import threading
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from estimators._lazy import pyarrow_compute as pc
 
 __all__ = [
     "FingerprintCache",

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from estimators._lazy import pyarrow_compute as pc
 from estimators.feature_column.errors import FeatureInputError
 
 __all__ = [

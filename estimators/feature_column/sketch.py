@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from estimators._lazy import pyarrow_compute as pc
 
 __all__ = ["Moments", "QuantileSketch", "ValueCounts"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from estimators._lazy import pyarrow_compute as pc
 from estimators.feature_column import hashing, validation
 from estimators.feature_column.base import CategoricalColumn
 from estimators.feature_column.encoded_strings import EncodedStrings

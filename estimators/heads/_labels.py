@@ -9,11 +9,13 @@ numpy fancy indexing), never a Python loop over rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any, final
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from estimators._lazy import pyarrow_compute as pc
 
 __all__ = ["ClassLabels", "host_array"]
 
@@ -90,7 +92,12 @@ class ClassLabels:
         self.has_vocabulary = label_vocabulary is not None
         self.vocabulary = _check_vocabulary(label_vocabulary, n_classes)
         self._names = np.asarray(self.vocabulary, dtype=str)
-        self._value_set = pa.array(self.vocabulary, pa.string())
+
+    @cached_property
+    def _value_set(self) -> pa.Array:
+        # Built on first use: pa.array imports pandas (0.2 s), which integer
+        # labels never need.
+        return pa.array(self.vocabulary, pa.string())
 
     def to_names(self, ids: np.ndarray) -> np.ndarray:
         """Class names (a numpy `str` array) of integer class ids of any shape."""
