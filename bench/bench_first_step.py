@@ -88,6 +88,10 @@ def child_hand() -> dict[str, float]:
 def run_child(side: str, cache: str | None) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if k not in CACHE_VARIABLES}
     env.setdefault("JAX_PLATFORMS", "cpu")
+    # As an installed package runs: compiled bytecode kept (in a folder of its
+    # own, so a shell that forbids writing it next to the sources still gets it).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "bench-pycache")
     if cache is not None:
         env["JAX_COMPILATION_CACHE_DIR"] = cache
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
