@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -61,6 +63,11 @@ def _config(args: argparse.Namespace) -> Any:
     from estimators_pipeline.tasks.config import PipelineConfig
     from estimators_pipeline.tasks.preflight import check
 
+    if args.resume and not _RUN_ID.fullmatch(args.resume):
+        raise ValueError(
+            f"--resume: {args.resume!r} is not an MLflow run id (letters, digits, "
+            "'_' and '-'; the id printed by the interrupted run)."
+        )
     if args.config:
         config = PipelineConfig.from_yaml(args.config)
     elif args.resume:

@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "ColumnSpec",
@@ -38,8 +46,40 @@ __all__ = [
     "PipelineConfig",
     "TrackingConfig",
     "TrainConfig",
+    "NAME_PATTERN",
+    "check_name",
     "merge_overrides",
 ]
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+"""What a name that becomes a folder, an MLflow name or a Prefect name may be:
+letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100
+characters (no '/', no '..', no spaces)."""
+
+ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$"
+_RESERVED_ALIAS = re.compile(r"^(latest|[vV]\d+)$")
+
+
+def check_name(key: str, value: str, pattern: str = NAME_PATTERN) -> str:
+    """Returns `value` when it matches `pattern`; else a one-line ValueError.
+
+    Example:
+        >>> check_name("model_name", "iris-v2")
+        'iris-v2'
+        >>> check_name("model_name", "../escape")
+        Traceback (most recent call last):
+        ...
+        ValueError: model_name: '../escape' is not a valid name; use letters, digits, '.', '_' and '-', starting with a letter or digit (pattern ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$).
+    """
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        start = "a letter or digit" if pattern == NAME_PATTERN else "a letter or '_'"
+        allowed = "'.', '_' and '-'" if pattern == NAME_PATTERN else "'_' and '-'"
+        raise ValueError(
+            f"{key}: {value!r} is not a valid name; use letters, digits, "
+            f"{allowed}, starting with {start} (pattern {pattern})."
+        )
+    return value
+
 
 ColumnSpec = dict[str, Any]
 """One feature column: `{factory_name: {argument: value}}`, e.g.
@@ -182,6 +222,17 @@ class GateConfig(_Section):
     fail_on_reject: bool = True
     alias: str = "champion"
 
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, alias: str) -> str:
+        check_name("gate.alias", alias, ALIAS_PATTERN)
+        if _RESERVED_ALIAS.match(alias):
+            raise ValueError(
+                f"gate.alias: {alias!r} is reserved by MLflow ('latest', 'v<N>'); "
+                "choose another, e.g. champion."
+            )
+        return alias
+
 
 class TrackingConfig(_Section):
     """MLflow settings; the tracking server itself comes from MLFLOW_TRACKING_URI.
@@ -194,6 +245,15 @@ class TrackingConfig(_Section):
 
     experiment: str | None = None
     artifact_location: str | None = None
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment(cls, experiment: str | None) -> str | None:
+        return (
+            experiment
+            if experiment is None
+            else check_name("tracking.experiment", experiment)
+        )
 
 
 class PipelineConfig(_Section):
@@ -219,6 +279,13 @@ class PipelineConfig(_Section):
     gate: GateConfig = GateConfig()
     tracking: TrackingConfig = TrackingConfig()
     work_dir: str = "runs"
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name(cls, name: str) -> str:
+        # It names the run folder (work_dir/<model_name>/<run id>), the MLflow
+        # registered model, experiment and runs, and the Prefect report key.
+        return check_name("model_name", name)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> PipelineConfig:
@@ -338,6 +405,10 @@ def _problems(error: ValidationError) -> str:
     for problem in error.errors():
         where = ".".join(str(part) for part in problem["loc"]) or "(top)"
         line = f"{where}: {problem['msg']}"
+        own = str(problem.get("ctx", {}).get("error", ""))
+        if problem["type"] == "value_error" and own.startswith(f"{where}:"):
+            lines.append(own)  # our validators' messages already name the field
+            continue
         if problem["type"] != "missing":
             line += f" (got {_short(problem.get('input'))})"
         lines.append(line)

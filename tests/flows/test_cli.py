@@ -129,3 +129,32 @@ def test_stage_lines_are_printed_once_per_record_however_often_shown(tmp_path):
         handler.flush()
     text = (tmp_path / "pipeline.log").read_text()
     assert text.count("ingest: 120 rows") == 1 and "Traceback" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ("model_name=../escape", "model_name"),
+        ("tracking.experiment=../../x", "tracking.experiment"),
+        ("gate.alias=v1", "gate.alias"),
+    ],
+)
+def test_a_name_that_would_escape_exits_2_and_creates_nothing(
+    write_config, tmp_path, change, key
+):
+    path = write_config("iris")
+    work_dir = PipelineConfig.from_yaml(path).work_dir
+    parent = os.path.dirname(work_dir)
+    before = sorted(os.listdir(parent))
+    code, out, err = _cli("run", "--config", str(path), "--set", change)
+    assert code == cli.EXIT_USAGE
+    assert err.startswith(f"estimators-pipeline: {key}: ") and err.count("\n") == 1
+    assert out == ""
+    assert sorted(os.listdir(parent)) == before  # no work_dir, no ../escape
+    assert not os.path.exists(os.path.join(parent, "escape"))
+
+
+def test_resume_takes_only_a_run_id(tmp_path):
+    code, _, err = _cli("run", "--resume", "../../etc")
+    assert code == cli.EXIT_USAGE
+    assert "--resume: '../../etc' is not an MLflow run id" in err
