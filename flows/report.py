@@ -17,7 +17,7 @@ from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.evaluate import champion_version
 from estimators_pipeline.tasks.runs import find_run
 
-__all__ = ["RunSummary", "format_report", "stage_rows", "summarize"]
+__all__ = ["RunSummary", "Unreachable", "format_report", "stage_rows", "summarize"]
 
 
 @dataclass
@@ -34,6 +34,15 @@ class RunSummary:
     compared_version: str | None
     metrics: dict[str, float] = field(default_factory=dict)
     champion_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """The MLflow side of a run that could not be read: why, in one line."""
+
+    reason: str
+    status: str = "UNKNOWN"
+    decision: str | None = None
 
 
 def stage_rows(flow_run_id: Any) -> list[tuple[str, str, float]]:
@@ -125,13 +134,27 @@ def _verdict(config: PipelineConfig, summary: RunSummary) -> list[str]:
 def format_report(
     config: PipelineConfig,
     stages: list[tuple[str, str, float]],
-    summary: RunSummary | None,
+    summary: RunSummary | Unreachable | None,
 ) -> str:
-    """The stage table, the evaluation table, the gate's verdict and the UI hint."""
+    """The stage table, the evaluation table, the gate's verdict and the UI hint.
+
+    Example:
+        >>> print(format_report(None, [("ingest", "Completed", 0.5)],
+        ...                     Unreachable("MLflow at http://h:5000 is unreachable")))
+        <BLANKLINE>
+        stage               state        seconds
+        ingest              Completed       0.50
+        <BLANKLINE>
+        MLflow at http://h:5000 is unreachable; the run's results are not shown.
+    """
     lines = ["", f"{'stage':<20}{'state':<12}{'seconds':>8}"]
     lines += [f"{n:<20}{state:<12}{sec:>8.2f}" for n, state, sec in stages]
     if summary is None:
         return "\n".join([*lines, "", "No MLflow run was created."])
+    if isinstance(summary, Unreachable):
+        return "\n".join(
+            [*lines, "", f"{summary.reason}; the run's results are not shown."]
+        )
     if summary.metrics:
         lines += _metrics_table(summary)
     lines += ["", *_verdict(config, summary)]

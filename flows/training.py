@@ -136,7 +136,7 @@ def _deployment_overrides() -> dict[str, Any]:
 
 
 def _interrupted(run: TrackedRun, stop: TrainingInterrupted) -> State:
-    mark_run_killed(run.run_id, str(stop))
+    mark_run_killed(run, str(stop))
     return Cancelled(
         message=f"{stop}; continue with: estimators-pipeline run --resume {run.run_id}"
     )

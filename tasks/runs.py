@@ -37,6 +37,7 @@ from prefect import task
 from prefect.runtime import deployment
 from prefect.runtime import flow_run as current_flow_run
 
+from estimators_pipeline.tasks import pending
 from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.ingest import Splits
 from estimators_pipeline.tasks.logs import stage_logger
@@ -216,16 +217,32 @@ def _reopen(client: MlflowClient, config: PipelineConfig, run_id: str) -> Tracke
         raise ValueError(
             f"--resume {run_id}: no such MLflow run at {mlflow.get_tracking_uri()}."
         ) from None
+    folder = run_dir(config.work_dir, config.model_name, run_id)
+    pending.discard_end(folder)  # continued, not ended
     client.update_run(run_id, status="RUNNING")
     if current_flow_run.id:
         client.set_tag(run_id, FLOW_RUN_TAG, current_flow_run.id)
+    pending.record_run(folder, run_id, current_flow_run.id)
     return TrackedRun(
         run_id=run_id,
         experiment_id=run.info.experiment_id,
-        folder=run_dir(config.work_dir, config.model_name, run_id),
+        folder=folder,
         name=run.info.run_name,
         resumed=True,
     )
+
+
+def _finish_pending(client: MlflowClient, config: PipelineConfig) -> None:
+    """Ends the runs that failed while MLflow was unreachable (see `pending`)."""
+    for run_id, status in pending.finish_pending(
+        config.work_dir, config.model_name, client
+    ):
+        stage_logger(__name__).warning(
+            "start-run: MLflow run %s ended %s (its pipeline failed while MLflow "
+            "was unreachable)",
+            run_id,
+            status,
+        )
 
 
 @task(
@@ -249,6 +266,7 @@ def start_run(
     """
     client = MlflowClient()
     logger = stage_logger(__name__)
+    _finish_pending(client, config)
     existing = current_flow_run.id and find_run(client, config, current_flow_run.id)
     if resume or existing:
         run = _reopen(client, config, resume or existing.info.run_id)
@@ -264,11 +282,13 @@ def start_run(
         client.log_batch(run_id, params=params[i : i + _MAX_PARAMS], synchronous=True)
     client.log_text(run_id, config.model_dump_json(indent=2), "pipeline/config.json")
     log_datasets(client, run_id, splits)
+    folder = run_dir(config.work_dir, config.model_name, run_id)
+    pending.record_run(folder, run_id, current_flow_run.id)
     logger.info("start-run: MLflow run %s (%s)", run_id, name)
     return TrackedRun(
         run_id=run_id,
         experiment_id=created.info.experiment_id,
-        folder=run_dir(config.work_dir, config.model_name, run_id),
+        folder=folder,
         name=name,
     )
 
@@ -311,11 +331,17 @@ def end_run(run: TrackedRun) -> None:
     client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
 
 
-def mark_run_killed(run_id: str, reason: str) -> None:
-    """Ends an interrupted run as KILLED, with the reason as its `failure` tag."""
-    client = MlflowClient()
-    client.set_tag(run_id, "failure", reason[:5000])
-    client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+def mark_run_killed(run: TrackedRun, reason: str) -> None:
+    """Ends an interrupted run as KILLED, with the reason as its `failure` tag.
+
+    When MLflow is unreachable the ending is kept in the run folder and taken
+    at the next contact (see `pending`).
+    """
+    killed = RunStatus.to_string(RunStatus.KILLED)
+    try:
+        pending.end_now(MlflowClient(), run.run_id, killed, reason)
+    except Exception as error:  # noqa: BLE001 - kept for later, said once
+        _defer(run.folder, run.run_id, killed, reason, error)
 
 
 def mark_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
@@ -324,18 +350,47 @@ def mark_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
     FAILED when a stage failed, KILLED when the process was interrupted (a
     crash: Ctrl-C twice, a signal). A run that already finished (e.g. the
     gate rejected the model after everything was logged) keeps its status.
+    When MLflow is unreachable the ending is written to the run folder and
+    taken at the next contact (see `pending`), so the run never stays RUNNING.
     """
     try:
         parameters = flow_run.parameters
         config = PipelineConfig.load(parameters["config"]).override(
             **(parameters.get("overrides") or {})
         )
+        status = RunStatus.KILLED if state.is_crashed() else RunStatus.FAILED
+    except Exception as error:  # noqa: BLE001 - a hook must not hide the real failure
+        logger.warning("Could not mark the MLflow run failed: %s", error)
+        return
+    status, failure = RunStatus.to_string(status), state.message or ""
+    try:
         client = MlflowClient()
         run = find_run(client, config, str(flow_run.id))
         if run is None or run.info.status != "RUNNING":
             return
-        client.set_tag(run.info.run_id, "failure", (state.message or "")[:5000])
-        status = RunStatus.KILLED if state.is_crashed() else RunStatus.FAILED
-        client.set_terminated(run.info.run_id, RunStatus.to_string(status))
-    except Exception as error:  # noqa: BLE001 - a hook must not hide the real failure
-        logger.warning("Could not mark the MLflow run failed: %s", error)
+        pending.end_now(client, run.info.run_id, status, failure)
+    except Exception as error:  # noqa: BLE001 - kept for later, said once
+        found = pending.folder_of_flow_run(
+            config.work_dir, config.model_name, str(flow_run.id)
+        )
+        if found is None:
+            logger.warning("Could not mark the MLflow run failed: %s", _first(error))
+            return
+        _defer(*found, status, failure, error)
+
+
+def _defer(folder: str, run_id: str, status: str, failure: str, error: Any) -> None:
+    path = pending.defer_end(folder, run_id, status, failure)
+    logger.warning(
+        "MLflow is unreachable (%s): run %s will be ended %s at the next contact "
+        "(the next run, `estimators-pipeline resend` or `run --resume`); kept in %s",
+        _first(error),
+        run_id,
+        status,
+        path,
+    )
+
+
+def _first(error: Any) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__

@@ -7,6 +7,7 @@ import pytest
 
 MODULES = [
     "estimators_pipeline.flows.environment",
+    "estimators_pipeline.flows.report",
     "estimators_pipeline.tasks.columns",
     "estimators_pipeline.tasks.config",
     "estimators_pipeline.tasks.model",

@@ -1,0 +1,94 @@
+"""The pipeline when MLflow goes away: the command line's verdict, the run's end.
+
+A model_fn that points MLflow at a closed port and then fails stands in for a
+tracking server lost during training; "the server is back" is the private
+SQLite store again.
+"""
+
+import io
+import os
+import socket
+from contextlib import redirect_stderr, redirect_stdout
+
+import prefect.main  # noqa: F401 - see below
+import pytest
+from mlflow.tracking import MlflowClient
+
+from estimators_pipeline.flows import cli
+from estimators_pipeline.tasks import pending
+from estimators_pipeline.tasks.config import PipelineConfig
+
+# Prefect sets up its logging on first import and closes the handlers there
+# were; absl's handler then closes its stream unless it is the current
+# sys.stderr: imported inside `_cli`'s redirect, that would be pytest's capture.
+BROKEN_MODEL = """
+import os
+
+def model_fn(features, labels, mode, params):
+    os.environ["MLFLOW_TRACKING_URI"] = params["down_uri"]  # the server is lost
+    raise RuntimeError("the model broke")
+"""
+
+
+def _cli(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def no_mlflow_retries(monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    # Restored after the test whatever the model_fn set.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", os.environ["MLFLOW_TRACKING_URI"])
+    return os.environ["MLFLOW_TRACKING_URI"]
+
+
+def test_mlflow_lost_before_a_failure(
+    prefect_harness, write_config, tmp_path, no_mlflow_retries
+):
+    store, down = no_mlflow_retries, _closed_port()
+    (tmp_path / "broken_model.py").write_text(BROKEN_MODEL)
+    estimator = {
+        "model_fn": f"{tmp_path / 'broken_model.py'}:model_fn",
+        "args": {"down_uri": down},
+    }
+    path = write_config("iris", estimator=estimator)
+    config = PipelineConfig.from_yaml(path)
+
+    code, out, err = _cli("run", "--config", str(path))
+
+    # The report degrades to what Prefect knows; the verdict is one line.
+    assert code == cli.EXIT_FAILED, out + err
+    assert "train               Failed" in out
+    assert f"MLflow at {down} is unreachable" in out
+    assert "Traceback" not in out + err
+    [verdict] = [line for line in err.splitlines() if "pipeline failed" in line]
+    assert verdict.startswith("The pipeline failed at stage 'train': ")
+    assert "the model broke" in verdict
+    log = os.path.join(config.work_dir, "pipeline.log")
+    with open(log, encoding="utf-8") as f:
+        assert "reading the run from MLflow failed\nTraceback" in f.read()
+
+    # The run's end waits in its folder, and is taken once MLflow is back.
+    os.environ["MLFLOW_TRACKING_URI"] = store
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(config.experiment)
+    [run] = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "RUNNING"
+    folder = os.path.join(config.work_dir, config.model_name, run.info.run_id)
+    assert os.path.exists(os.path.join(folder, pending.PENDING_END))
+    code, out, _ = _cli("resend", "--config", str(path))
+    assert code == cli.EXIT_OK
+    assert f"MLflow run {run.info.run_id}: ended FAILED" in out
+    run = client.get_run(run.info.run_id)
+    assert run.info.status == "FAILED"
+    assert "the model broke" in run.data.tags["failure"]
