@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from estimators import atomic
@@ -112,7 +113,13 @@ def finish_pending(
         if pending is None:
             continue
         run_id, status = pending["run_id"], pending["status"]
-        if client.get_run(run_id).info.status == RunStatus.to_string(RunStatus.RUNNING):
+        try:
+            now = client.get_run(run_id).info.status
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            now = None  # deleted meanwhile: nothing left to end
+        if now == RunStatus.to_string(RunStatus.RUNNING):
             end_now(client, run_id, status, pending.get("failure", ""))
             ended.append((run_id, status))
         os.remove(path)

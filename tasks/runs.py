@@ -234,9 +234,12 @@ def _reopen(client: MlflowClient, config: PipelineConfig, run_id: str) -> Tracke
 
 def _finish_pending(client: MlflowClient, config: PipelineConfig) -> None:
     """Ends the runs that failed while MLflow was unreachable (see `pending`)."""
-    for run_id, status in pending.finish_pending(
-        config.work_dir, config.model_name, client
-    ):
+    try:
+        ended = pending.finish_pending(config.work_dir, config.model_name, client)
+    except Exception as error:  # noqa: BLE001 - never blocks a new run
+        logger.warning("Could not end the runs kept in pending-end.json: %s", error)
+        return
+    for run_id, status in ended:
         stage_logger(__name__).warning(
             "start-run: MLflow run %s ended %s (its pipeline failed while MLflow "
             "was unreachable)",

@@ -172,3 +172,13 @@ def test_a_pending_ending_waits_while_mlflow_is_still_down(iris, mlflow_down):
     with mlflow_down(), pytest.raises(Exception):  # noqa: B017, PT011
         pending.finish_pending(iris.work_dir, iris.model_name)
     assert os.path.exists(kept)
+
+
+def test_a_pending_ending_of_a_deleted_run_is_dropped(iris):
+    client, run_id = _run(iris)
+    client.delete_run(run_id)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, "gone")
+    os.makedirs(folder)
+    kept = pending.defer_end(folder, "0" * 32, "FAILED", "boom")
+    assert pending.finish_pending(iris.work_dir, iris.model_name) == []
+    assert not os.path.exists(kept)
