@@ -13,6 +13,7 @@ MODULES = [
     "estimators_pipeline.tasks.model",
     "estimators_pipeline.tasks.plots",
     "estimators_pipeline.tasks.register",
+    "estimators_pipeline.tasks.schemas",
     "estimators_pipeline.tasks.tracking",
 ]
 
