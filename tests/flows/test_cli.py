@@ -158,3 +158,23 @@ def test_resume_takes_only_a_run_id(tmp_path):
     code, _, err = _cli("run", "--resume", "../../etc")
     assert code == cli.EXIT_USAGE
     assert "--resume: '../../etc' is not an MLflow run id" in err
+
+
+def test_the_report_degrades_when_prefect_and_mlflow_cannot_be_read(
+    write_config, tmp_path, monkeypatch
+):
+    from estimators_pipeline.flows import report
+
+    def down(*args):
+        raise ConnectionError("connection refused\nand 300 more lines")
+
+    monkeypatch.setattr(report, "stage_rows", down)
+    monkeypatch.setattr(report, "summarize", down)
+    config = PipelineConfig.from_yaml(write_config("iris"))
+    log = tmp_path / "pipeline.log"
+    stages, summary = cli._read_back(config, "flow-run", str(log))
+    assert stages == [("(Prefect unreachable)", "connection refused", 0.0)]
+    assert summary.reason.endswith("is unreachable: connection refused")
+    text = report.format_report(config, stages, summary)
+    assert text.splitlines()[-1].endswith("the run's results are not shown.")
+    assert log.read_text().count("Traceback") == 2

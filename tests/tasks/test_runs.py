@@ -182,3 +182,34 @@ def test_a_pending_ending_of_a_deleted_run_is_dropped(iris):
     kept = pending.defer_end(folder, "0" * 32, "FAILED", "boom")
     assert pending.finish_pending(iris.work_dir, iris.model_name) == []
     assert not os.path.exists(kept)
+
+
+def test_the_next_run_of_the_model_ends_a_pending_run(iris):
+    from estimators_pipeline.tasks.ingest import ingest
+
+    client, run_id = _run(iris)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    os.makedirs(folder)
+    pending.defer_end(folder, run_id, "KILLED", "interrupted")
+    splits = ingest.fn(iris.data, iris.features, iris.work_dir)
+    new = runs.start_run.fn(iris, splits)
+    assert client.get_run(run_id).info.status == "KILLED"
+    with open(os.path.join(new.folder, pending.RUN_RECORD)) as f:
+        assert json.load(f)["run_id"] == new.run_id
+    client.set_terminated(new.run_id, "FINISHED")
+
+
+def test_resume_continues_a_run_whose_ending_was_pending(iris):
+    from estimators_pipeline.tasks.ingest import ingest
+
+    client, run_id = _run(iris)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    os.makedirs(folder)
+    pending.defer_end(folder, run_id, "FAILED", "boom")
+    splits = ingest.fn(iris.data, iris.features, iris.work_dir)
+    resumed = runs.start_run.fn(iris, splits, resume=run_id)
+    run = client.get_run(run_id)
+    assert resumed.resumed and run.info.status == "RUNNING"  # continued
+    assert run.data.tags["failure"] == "boom"  # what ended it before
+    assert not os.path.exists(os.path.join(folder, pending.PENDING_END))
+    client.set_terminated(run_id, "FINISHED")
