@@ -123,6 +123,14 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nestimators-pipeline: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - the orchestrator itself failed
+        _log_traceback(log_file, "running the flow")
+        print(
+            f"\nThe pipeline could not run: {type(error).__name__}: "
+            f"{_first_line(error)}{_prefect_hint()} (full traceback in {log_file})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     flow_run_id = state.state_details.flow_run_id
     if state.is_cancelled():
         print(f"\nStopped: {state.message}", file=sys.stderr)
@@ -189,6 +197,15 @@ def _quick_mlflow_requests() -> Iterator[None]:
     finally:
         for key in added:
             os.environ.pop(key, None)
+
+
+def _prefect_hint() -> str:
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return ""
+    return (
+        f"; is the Prefect server at {api} up? (unset PREFECT_API_URL to run embedded)"
+    )
 
 
 def _log_traceback(log_file: str, doing: str) -> None:

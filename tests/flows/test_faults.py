@@ -92,3 +92,34 @@ def test_mlflow_lost_before_a_failure(
     run = client.get_run(run.info.run_id)
     assert run.info.status == "FAILED"
     assert "the model broke" in run.data.tags["failure"]
+
+
+@pytest.mark.slow
+def test_prefect_down_is_one_line(repo, write_config):
+    """A Prefect server that does not answer: one line, exit 1, nothing run."""
+    import subprocess
+    import sys
+
+    path = write_config("iris")
+    config = PipelineConfig.from_yaml(path)
+    api = f"{_closed_port()}/api"
+    env = dict(
+        os.environ, PYTHONPATH=str(repo), JAX_PLATFORMS="cpu", PREFECT_API_URL=api
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "estimators_pipeline.flows.cli", "run"]
+        + ["--config", str(path)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == cli.EXIT_FAILED, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x]
+    assert line.startswith("The pipeline could not run: ")
+    assert f"is the Prefect server at {api} up?" in line
+    assert MlflowClient().get_experiment_by_name(config.experiment) is None
+    with open(os.path.join(config.work_dir, "pipeline.log"), encoding="utf-8") as f:
+        assert "running the flow failed\nTraceback" in f.read()
