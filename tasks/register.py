@@ -17,6 +17,7 @@ from typing import Any
 
 import mlflow
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.runtime import flow_run as current_flow_run
@@ -138,7 +139,7 @@ def abandon_pending(client: MlflowClient, name: str, run_id: str) -> list[str]:
     for version in pending:
         if version.run_id == run_id:
             continue
-        status = client.get_run(version.run_id).info.status
+        status = _run_status(client, version.run_id)
         if status == "RUNNING":
             continue  # still deciding (or a concurrent run)
         for key, value in {
@@ -152,6 +153,15 @@ def abandon_pending(client: MlflowClient, name: str, run_id: str) -> list[str]:
             client.set_model_version_tag(name, version.version, key, value)
         marked.append(str(version.version))
     return marked
+
+
+def _run_status(client: MlflowClient, run_id: str) -> str:
+    try:
+        return client.get_run(run_id).info.status
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return "DELETED"
 
 
 def _champion_moved(

@@ -218,8 +218,8 @@ def _reopen(client: MlflowClient, config: PipelineConfig, run_id: str) -> Tracke
             f"--resume {run_id}: no such MLflow run at {mlflow.get_tracking_uri()}."
         ) from None
     folder = run_dir(config.work_dir, config.model_name, run_id)
-    pending.discard_end(folder)  # continued, not ended
     client.update_run(run_id, status="RUNNING")
+    pending.discard_end(folder)  # continued, not ended
     if current_flow_run.id:
         client.set_tag(run_id, FLOW_RUN_TAG, current_flow_run.id)
     pending.record_run(folder, run_id, current_flow_run.id)
