@@ -123,3 +123,156 @@ def test_prefect_down_is_one_line(repo, write_config):
     assert MlflowClient().get_experiment_by_name(config.experiment) is None
     with open(os.path.join(config.work_dir, "pipeline.log"), encoding="utf-8") as f:
         assert "running the flow failed\nTraceback" in f.read()
+
+
+BLOCKED_MODEL = """
+import os
+import time
+
+
+def model_fn(features, labels, mode, params):
+    open(params["marker"] + ".training", "w").close()
+    deadline = time.monotonic() + 300
+    while not os.path.exists(params["marker"] + ".down"):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    raise RuntimeError("the model broke while MLflow was down")
+"""
+
+
+class _MlflowServer:
+    """`mlflow server` on 127.0.0.1 in its own process group, stopped by signal."""
+
+    def __init__(self, root, port):
+        import subprocess
+        import sys
+
+        mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
+        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        self.uri = f"http://127.0.0.1:{port}"
+        self.log = root / f"mlflow-{port}.log"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [mlflow, "server", "--host", "127.0.0.1", "--port", str(port)]
+                + ["--workers", "1", "--backend-store-uri"]
+                + [f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination"]
+                + [str(root / "mlartifacts")],
+                env=env,
+                cwd=root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout=120):
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.5)
+        raise TimeoutError(self.log.read_text()[-3000:])
+
+    def stop(self):
+        import contextlib
+        import signal
+        import subprocess
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):  # what is left of the group
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_run_failed_while_the_server_was_down_ends_when_it_returns(
+    repo, write_config, tmp_path
+):
+    """A real tracking server stopped during training, then started again."""
+    import subprocess
+    import sys
+    import time
+
+    port = int(_closed_port().rsplit(":", 1)[1])
+    server = _MlflowServer(tmp_path, port).wait_ready()
+    marker = str(tmp_path / "model")
+    (tmp_path / "blocked_model.py").write_text(BLOCKED_MODEL)
+    estimator = {
+        "model_fn": f"{tmp_path / 'blocked_model.py'}:model_fn",
+        "args": {"marker": marker},
+    }
+    path = write_config("iris", estimator=estimator)
+    config = PipelineConfig.from_yaml(path)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(repo),
+        JAX_PLATFORMS="cpu",
+        MLFLOW_TRACKING_URI=server.uri,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
+        MLFLOW_HTTP_REQUEST_TIMEOUT="5",
+    )
+    env.pop("PREFECT_LOGGING_LEVEL", None)  # the command line's own
+    command = [sys.executable, "-m", "estimators_pipeline.flows.cli"]
+    pipeline = subprocess.Popen(
+        [*command, "run", "--config", str(path)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not os.path.exists(marker + ".training"):
+            assert pipeline.poll() is None, pipeline.communicate()
+            assert time.monotonic() < deadline, "training never started"
+            time.sleep(0.5)
+        server.stop()  # lost during training
+        open(marker + ".down", "w").close()
+        out, err = pipeline.communicate(timeout=300)
+    finally:
+        server.stop()
+        if pipeline.poll() is None:
+            pipeline.kill()
+            pipeline.communicate()
+    assert pipeline.returncode == cli.EXIT_FAILED, out + err
+    assert "Traceback" not in out + err
+    assert f"MLflow at {server.uri} is unreachable" in out
+    [verdict] = [line for line in err.splitlines() if "pipeline failed" in line]
+    assert "at stage 'train'" in verdict and "while MLflow was down" in verdict
+    [kept] = [
+        os.path.join(root, pending.PENDING_END)
+        for root, _, files in os.walk(os.path.join(config.work_dir, config.model_name))
+        if pending.PENDING_END in files
+    ]
+
+    server = _MlflowServer(tmp_path, port).wait_ready()  # back, same database
+    try:
+        client = MlflowClient(tracking_uri=server.uri)
+        run_id = os.path.basename(os.path.dirname(kept))
+        assert client.get_run(run_id).info.status == "RUNNING"
+        resend = subprocess.run(
+            [*command, "resend", "--config", str(path)],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert resend.returncode == 0, resend.stdout + resend.stderr
+        assert f"MLflow run {run_id}: ended FAILED" in resend.stdout
+        run = client.get_run(run_id)
+        assert run.info.status == "FAILED"
+        assert "while MLflow was down" in run.data.tags["failure"]
+        assert not os.path.exists(kept)
+    finally:
+        server.stop()
