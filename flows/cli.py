@@ -175,7 +175,7 @@ def _read_back(config: Any, flow_run_id: Any, log_file: str) -> tuple[list, Any]
     except Exception as error:  # noqa: BLE001 - the report degrades
         _log_traceback(log_file, "reading the run from MLflow")
         uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-        summary = Unreachable(f"MLflow at {uri} is unreachable: {_first_line(error)}")
+        summary = Unreachable(f"MLflow at {uri} is unreachable ({_cause(error)})")
     return stages, summary
 
 
@@ -217,6 +217,18 @@ def _log_traceback(log_file: str, doing: str) -> None:
             f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR estimators-pipeline: "
             f"{doing} failed\n{traceback.format_exc()}"
         )
+
+
+def _cause(error: BaseException) -> str:
+    """The socket error inside a client library's wrapping, else the first line.
+
+    Example:
+        >>> _cause(OSError("API request to ... failed with exception ... (Caused "
+        ...     "by NewConnectionError('...: [Errno 111] Connection refused'))"))
+        '[Errno 111] Connection refused'
+    """
+    found = re.search(r"\[Errno -?\d+\] [^'\")]+", str(error))
+    return found.group(0).strip() if found else _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:

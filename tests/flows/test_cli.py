@@ -174,7 +174,7 @@ def test_the_report_degrades_when_prefect_and_mlflow_cannot_be_read(
     log = tmp_path / "pipeline.log"
     stages, summary = cli._read_back(config, "flow-run", str(log))
     assert stages == [("(Prefect unreachable)", "connection refused", 0.0)]
-    assert summary.reason.endswith("is unreachable: connection refused")
+    assert summary.reason.endswith("is unreachable (connection refused)")
     text = report.format_report(config, stages, summary)
     assert text.splitlines()[-1].endswith("the run's results are not shown.")
     assert log.read_text().count("Traceback") == 2

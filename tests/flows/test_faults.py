@@ -1,8 +1,10 @@
-"""The pipeline when MLflow goes away: the command line's verdict, the run's end.
+"""The pipeline when MLflow or Prefect goes away: the verdict, the run's end.
 
-A model_fn that points MLflow at a closed port and then fails stands in for a
-tracking server lost during training; "the server is back" is the private
-SQLite store again.
+In-process, a model_fn that points MLflow at a closed port and then fails
+stands in for a tracking server lost during training, and "the server is back"
+is the private SQLite store again. The slow tests run the command line in a
+subprocess: against a Prefect API that does not answer, and against a real
+`mlflow server` stopped during training and started again.
 """
 
 import io

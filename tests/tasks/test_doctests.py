@@ -6,6 +6,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "estimators_pipeline.flows.cli",
     "estimators_pipeline.flows.environment",
     "estimators_pipeline.flows.report",
     "estimators_pipeline.tasks.columns",
