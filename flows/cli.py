@@ -244,6 +244,14 @@ def _predict(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from estimators_pipeline.tasks.config import ALIAS_PATTERN, check_name
+
+    try:
+        check_name("--model", args.model)
+        check_name("--alias", args.alias, ALIAS_PATTERN)
+    except ValueError as error:
+        print(f"estimators-pipeline: {error}", file=sys.stderr)
+        return EXIT_USAGE
     from estimators_pipeline.flows.batch_predict import batch_predict
 
     state = batch_predict(

@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "ALIAS_PATTERN",
     "ColumnSpec",
     "ColumnSpecs",
     "DataConfig",

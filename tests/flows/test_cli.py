@@ -178,3 +178,16 @@ def test_the_report_degrades_when_prefect_and_mlflow_cannot_be_read(
     text = report.format_report(config, stages, summary)
     assert text.splitlines()[-1].endswith("the run's results are not shown.")
     assert log.read_text().count("Traceback") == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model", "../m"], "--model: '../m' is not a valid name"),
+        (["--model", "m", "--alias", "a/b"], "--alias: 'a/b' is not a valid name"),
+    ],
+)
+def test_predict_checks_the_names_it_turns_into_a_model_uri(args, expected):
+    code, _, err = _cli("predict", *args, "--input", "x.csv", "--output", "out.parquet")
+    assert code == cli.EXIT_USAGE
+    assert err.startswith(f"estimators-pipeline: {expected}") and err.count("\n") == 1
