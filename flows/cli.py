@@ -24,13 +24,12 @@ the stage and the cause, the full traceback goes to `<work_dir>/pipeline.log`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -109,7 +108,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_USAGE
     from estimators_pipeline.flows.display import show_stages
-    from estimators_pipeline.flows.report import format_report
+    from estimators_pipeline.flows.report import (
+        format_report,
+        log_traceback,
+        one_line,
+        read_back,
+    )
     from estimators_pipeline.flows.training import training_pipeline
     from estimators_pipeline.tasks.interrupt import install_sigint_handler
 
@@ -124,10 +128,10 @@ def _run(args: argparse.Namespace) -> int:
         print("\nestimators-pipeline: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the orchestrator itself failed
-        _log_traceback(log_file, "running the flow")
+        log_traceback(log_file, "running the flow")
         print(
             f"\nThe pipeline could not run: {type(error).__name__}: "
-            f"{_first_line(error)}{_prefect_hint()} (full traceback in {log_file})",
+            f"{one_line(error)}{_prefect_hint()} (full traceback in {log_file})",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -135,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     if state.is_cancelled():
         print(f"\nStopped: {state.message}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    stages, summary = _read_back(config, flow_run_id, log_file)
+    stages, summary = read_back(config, flow_run_id, log_file)
     print(format_report(config, stages, summary))
     if state.is_completed():
         return EXIT_OK
@@ -156,49 +160,6 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def _read_back(config: Any, flow_run_id: Any, log_file: str) -> tuple[list, Any]:
-    """The stage rows (Prefect) and the run's summary (MLflow), whatever is down.
-
-    A tracking system that cannot be read leaves its part of the report out
-    (`Unreachable` says so in one line); the traceback goes to the log file.
-    """
-    from estimators_pipeline.flows.report import Unreachable, stage_rows, summarize
-
-    try:
-        stages = stage_rows(flow_run_id)
-    except Exception as error:  # noqa: BLE001 - the report degrades
-        _log_traceback(log_file, "reading the stages from Prefect")
-        stages = [("(Prefect unreachable)", _first_line(error)[:60], 0.0)]
-    try:
-        with _quick_mlflow_requests():
-            summary = summarize(config, flow_run_id)
-    except Exception as error:  # noqa: BLE001 - the report degrades
-        _log_traceback(log_file, "reading the run from MLflow")
-        uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-        summary = Unreachable(f"MLflow at {uri} is unreachable ({_cause(error)})")
-    return stages, summary
-
-
-# The pipeline has already waited for a server that is down; the report should
-# not wait minutes more (MLflow's default is 7 retries with backoff).
-_QUICK_MLFLOW = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-}
-
-
-@contextlib.contextmanager
-def _quick_mlflow_requests() -> Iterator[None]:
-    """One retry and a 10 s timeout per MLflow request, unless the user set them."""
-    added = {k: v for k, v in _QUICK_MLFLOW.items() if k not in os.environ}
-    os.environ.update(added)
-    try:
-        yield
-    finally:
-        for key in added:
-            os.environ.pop(key, None)
-
-
 def _prefect_hint() -> str:
     api = os.environ.get("PREFECT_API_URL")
     if not api:
@@ -206,34 +167,6 @@ def _prefect_hint() -> str:
     return (
         f"; is the Prefect server at {api} up? (unset PREFECT_API_URL to run embedded)"
     )
-
-
-def _log_traceback(log_file: str, doing: str) -> None:
-    import time
-    import traceback
-
-    with open(log_file, "a", encoding="utf-8") as f:
-        f.write(
-            f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR estimators-pipeline: "
-            f"{doing} failed\n{traceback.format_exc()}"
-        )
-
-
-def _cause(error: BaseException) -> str:
-    """The socket error inside a client library's wrapping, else the first line.
-
-    Example:
-        >>> _cause(OSError("API request to ... failed with exception ... (Caused "
-        ...     "by NewConnectionError('...: [Errno 111] Connection refused'))"))
-        '[Errno 111] Connection refused'
-    """
-    found = re.search(r"\[Errno -?\d+\] [^'\")]+", str(error))
-    return found.group(0).strip() if found else _first_line(error)
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:300] if lines else type(error).__name__
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -272,6 +205,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _resend(args: argparse.Namespace) -> int:
     import glob
 
+    from estimators_pipeline.flows.report import one_line
     from estimators_pipeline.tasks.config import PipelineConfig
     from estimators_pipeline.tasks.pending import finish_pending
     from estimators_pipeline.tasks.runs import UnsentMetrics, resend_spools, run_dir
@@ -285,7 +219,7 @@ def _resend(args: argparse.Namespace) -> int:
         ended = finish_pending(config.work_dir, config.model_name)
     except Exception as error:  # noqa: BLE001 - one line; the files stay
         print(
-            f"estimators-pipeline: MLflow is unreachable ({_first_line(error)}); "
+            f"estimators-pipeline: MLflow is unreachable ({one_line(error)}); "
             "run endings kept locally wait for the next try.",
             file=sys.stderr,
         )

@@ -172,7 +172,7 @@ def test_the_report_degrades_when_prefect_and_mlflow_cannot_be_read(
     monkeypatch.setattr(report, "summarize", down)
     config = PipelineConfig.from_yaml(write_config("iris"))
     log = tmp_path / "pipeline.log"
-    stages, summary = cli._read_back(config, "flow-run", str(log))
+    stages, summary = report.read_back(config, "flow-run", str(log))
     assert stages == [("(Prefect unreachable)", "connection refused", 0.0)]
     assert summary.reason.endswith("is unreachable (connection refused)")
     text = report.format_report(config, stages, summary)

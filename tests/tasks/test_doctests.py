@@ -6,7 +6,6 @@ import importlib
 import pytest
 
 MODULES = [
-    "estimators_pipeline.flows.cli",
     "estimators_pipeline.flows.environment",
     "estimators_pipeline.flows.report",
     "estimators_pipeline.tasks.columns",
