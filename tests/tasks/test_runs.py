@@ -5,7 +5,7 @@ import types
 import pytest
 from mlflow.tracking import MlflowClient
 
-from estimators_pipeline.tasks import pending, runs
+from estimators_pipeline.tasks import failures, pending, runs
 
 
 def _spool(config, run_id, points=3):
@@ -69,7 +69,7 @@ def test_a_failed_flow_run_fails_its_mlflow_run(iris):
     state = types.SimpleNamespace(
         message="Task run failed: ValueError('boom')", is_crashed=lambda: False
     )
-    runs.mark_run_failed(None, _flow_run(iris, "flow-run-1"), state)
+    failures.mark_run_failed(None, _flow_run(iris, "flow-run-1"), state)
     run = client.get_run(run_id)
     assert run.info.status == "FAILED" and "boom" in run.data.tags["failure"]
 
@@ -80,7 +80,7 @@ def test_a_finished_run_keeps_its_status(iris):
     tags = {runs.FLOW_RUN_TAG: "flow-run-2"}
     run_id = client.create_run(experiment, tags=tags).info.run_id
     client.set_terminated(run_id, "FINISHED")
-    runs.mark_run_failed(
+    failures.mark_run_failed(
         None,
         _flow_run(iris, "flow-run-2"),
         types.SimpleNamespace(message="gate rejected", is_crashed=lambda: False),
@@ -90,7 +90,7 @@ def test_a_finished_run_keeps_its_status(iris):
 
 def test_the_hook_never_raises(iris, caplog):
     broken = types.SimpleNamespace(id="x", parameters={})
-    runs.mark_run_failed(None, broken, types.SimpleNamespace(message=""))
+    failures.mark_run_failed(None, broken, types.SimpleNamespace(message=""))
     assert "Could not mark the MLflow run failed" in caplog.text
 
 
@@ -126,7 +126,7 @@ def test_a_failure_while_mlflow_is_down_ends_the_run_at_the_next_contact(
         state = types.SimpleNamespace(
             message="Task run failed: ValueError('boom')", is_crashed=lambda: False
         )
-        runs.mark_run_failed(None, _flow_run(iris, "flow-run-3"), state)
+        failures.mark_run_failed(None, _flow_run(iris, "flow-run-3"), state)
     kept = os.path.join(folder, pending.PENDING_END)
     with open(kept) as f:
         assert json.load(f)["status"] == "FAILED"
@@ -146,7 +146,7 @@ def test_ctrl_c_while_mlflow_is_down_ends_the_run_killed_later(iris, mlflow_down
     run = runs.TrackedRun(run_id, "0", folder)
     os.makedirs(folder)
     with mlflow_down():
-        runs.mark_run_killed(run, "interrupted at step 7")
+        failures.mark_run_killed(run, "interrupted at step 7")
     assert client.get_run(run_id).info.status == "RUNNING"
     assert pending.finish_pending(iris.work_dir, iris.model_name) == [
         (run_id, "KILLED")
