@@ -177,11 +177,11 @@ def _predict(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from estimators_pipeline.tasks.config import ALIAS_PATTERN, check_name
+    from estimators_pipeline.tasks.names import check_alias, check_name
 
     try:
         check_name("--model", args.model)
-        check_name("--alias", args.alias, ALIAS_PATTERN)
+        check_alias("--alias", args.alias)
     except ValueError as error:
         print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
@@ -35,8 +34,9 @@ from pydantic import (
     model_validator,
 )
 
+from estimators_pipeline.tasks.names import check_alias, check_name
+
 __all__ = [
-    "ALIAS_PATTERN",
     "ColumnSpec",
     "ColumnSpecs",
     "DataConfig",
@@ -47,40 +47,8 @@ __all__ = [
     "PipelineConfig",
     "TrackingConfig",
     "TrainConfig",
-    "NAME_PATTERN",
-    "check_name",
     "merge_overrides",
 ]
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-"""What a name that becomes a folder, an MLflow name or a Prefect name may be:
-letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100
-characters (no '/', no '..', no spaces)."""
-
-ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$"
-_RESERVED_ALIAS = re.compile(r"^(latest|[vV]\d+)$")
-
-
-def check_name(key: str, value: str, pattern: str = NAME_PATTERN) -> str:
-    """Returns `value` when it matches `pattern`; else a one-line ValueError.
-
-    Example:
-        >>> check_name("model_name", "iris-v2")
-        'iris-v2'
-        >>> check_name("model_name", "../escape")
-        Traceback (most recent call last):
-        ...
-        ValueError: model_name: '../escape' is not a valid name; use letters, digits, '.', '_' and '-', starting with a letter or digit (pattern ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$).
-    """
-    if not isinstance(value, str) or not re.fullmatch(pattern, value):
-        start = "a letter or digit" if pattern == NAME_PATTERN else "a letter or '_'"
-        allowed = "'.', '_' and '-'" if pattern == NAME_PATTERN else "'_' and '-'"
-        raise ValueError(
-            f"{key}: {value!r} is not a valid name; use letters, digits, "
-            f"{allowed}, starting with {start} (pattern {pattern})."
-        )
-    return value
-
 
 ColumnSpec = dict[str, Any]
 """One feature column: `{factory_name: {argument: value}}`, e.g.
@@ -226,13 +194,7 @@ class GateConfig(_Section):
     @field_validator("alias")
     @classmethod
     def _alias(cls, alias: str) -> str:
-        check_name("gate.alias", alias, ALIAS_PATTERN)
-        if _RESERVED_ALIAS.match(alias):
-            raise ValueError(
-                f"gate.alias: {alias!r} is reserved by MLflow ('latest', 'v<N>'); "
-                "choose another, e.g. champion."
-            )
-        return alias
+        return check_alias("gate.alias", alias)
 
 
 class TrackingConfig(_Section):

@@ -118,7 +118,7 @@ def test_a_bad_name_in_yaml_is_one_line_naming_file_key_and_pattern(tmp_path):
 def test_deployment_names_are_valid_names(repo):
     import yaml
 
-    from estimators_pipeline.tasks.config import check_name
+    from estimators_pipeline.tasks.names import check_name
 
     project = yaml.safe_load((repo / "prefect.yaml").read_text())
     for deployment in project["deployments"]:

@@ -11,6 +11,7 @@ MODULES = [
     "estimators_pipeline.tasks.columns",
     "estimators_pipeline.tasks.config",
     "estimators_pipeline.tasks.model",
+    "estimators_pipeline.tasks.names",
     "estimators_pipeline.tasks.plots",
     "estimators_pipeline.tasks.register",
     "estimators_pipeline.tasks.schemas",
