@@ -86,14 +86,20 @@ def _config_of_run(run_id: str) -> Any:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from estimators_pipeline.flows.report import one_line
     from estimators_pipeline.tasks.config import PipelineConfig
 
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
     try:
         text = MlflowClient().download_artifacts(run_id, "pipeline/config.json")
-    except (MlflowException, OSError):
+    except (MlflowException, OSError) as error:
+        if getattr(error, "error_code", None) in (None, "RESOURCE_DOES_NOT_EXIST"):
+            raise ValueError(
+                f"--resume {run_id}: no pipeline run with that id in {uri}."
+            ) from None
         raise ValueError(
-            f"--resume {run_id}: no pipeline run with that id in "
-            f"{os.environ.get('MLFLOW_TRACKING_URI')}."
+            f"--resume {run_id}: MLflow at {uri} is unreachable ({one_line(error)}); "
+            "the run's config is read from there: try again when it answers."
         ) from None
     with open(text, encoding="utf-8") as f:
         return PipelineConfig.model_validate_json(f.read())

@@ -211,7 +211,9 @@ def log_datasets(client: MlflowClient, run_id: str, splits: Splits) -> None:
 def _reopen(client: MlflowClient, config: PipelineConfig, run_id: str) -> TrackedRun:
     try:
         run = client.get_run(run_id)
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise  # unreachable: retried
         raise ValueError(
             f"--resume {run_id}: no such MLflow run at {mlflow.get_tracking_uri()}."
         ) from None

@@ -191,3 +191,16 @@ def test_predict_checks_the_names_it_turns_into_a_model_uri(args, expected):
     code, _, err = _cli("predict", *args, "--input", "x.csv", "--output", "out.parquet")
     assert code == cli.EXIT_USAGE
     assert err.startswith(f"estimators-pipeline: {expected}") and err.count("\n") == 1
+
+
+def test_resume_tells_an_unknown_run_from_an_unreachable_server(monkeypatch):
+    run_id = "0123456789abcdef0123456789abcdef"
+    code, _, err = _cli("run", "--resume", run_id)
+    assert code == cli.EXIT_USAGE
+    assert f"--resume {run_id}: no pipeline run with that id" in err
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    code, _, err = _cli("run", "--resume", run_id)
+    assert code == cli.EXIT_USAGE and err.count("\n") == 1
+    assert "MLflow at http://127.0.0.1:1 is unreachable (" in err
+    assert "try again when it answers" in err
