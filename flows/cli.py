@@ -119,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         log_traceback,
         one_line,
         read_back,
+        unwrapped,
     )
     from estimators_pipeline.flows.training import training_pipeline
     from estimators_pipeline.tasks.interrupt import install_sigint_handler
@@ -159,7 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     where = f" at stage '{failed}'" if failed else ""
     cause = (state.message or "").strip().splitlines()
     print(
-        f"\nThe pipeline failed{where}: {cause[-1] if cause else 'unknown cause'} "
+        f"\nThe pipeline failed{where}: "
+        f"{unwrapped(cause[-1]) if cause else 'unknown cause'} "
         f"(full traceback in {log_file})",
         file=sys.stderr,
     )

@@ -31,6 +31,7 @@ __all__ = [
     "read_back",
     "stage_rows",
     "summarize",
+    "unwrapped",
 ]
 
 
@@ -230,6 +231,23 @@ def log_traceback(log_file: str, doing: str) -> None:
             f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR estimators-pipeline: "
             f"{doing} failed\n{traceback.format_exc()}"
         )
+
+
+_WRAPPED = re.compile(
+    r"(API request to \S+ failed) with exception .*?(\[Errno -?\d+\] [^'\")]+).*"
+)
+
+
+def unwrapped(text: str) -> str:
+    """An MLflow connection error without the HTTP library's wrapping.
+
+    Example:
+        >>> unwrapped("MlflowException: API request to http://h/api/x failed with "
+        ...     "exception HTTPConnectionPool(host='h'): Max retries exceeded (Caused "
+        ...     "by NewConnectionError('...: [Errno 111] Connection refused'))")
+        'MlflowException: API request to http://h/api/x failed: [Errno 111] Connection refused'
+    """
+    return _WRAPPED.sub(r"\1: \2", text)
 
 
 def one_line(error: BaseException) -> str:
