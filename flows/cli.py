@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -61,6 +63,11 @@ def _config(args: argparse.Namespace) -> Any:
     from estimators_pipeline.tasks.config import PipelineConfig
     from estimators_pipeline.tasks.preflight import check
 
+    if args.resume and not _RUN_ID.fullmatch(args.resume):
+        raise ValueError(
+            f"--resume: {args.resume!r} is not an MLflow run id (letters, digits, "
+            "'_' and '-'; the id printed by the interrupted run)."
+        )
     if args.config:
         config = PipelineConfig.from_yaml(args.config)
     elif args.resume:
@@ -79,14 +86,20 @@ def _config_of_run(run_id: str) -> Any:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from estimators_pipeline.flows.report import one_line
     from estimators_pipeline.tasks.config import PipelineConfig
 
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
     try:
         text = MlflowClient().download_artifacts(run_id, "pipeline/config.json")
-    except (MlflowException, OSError):
+    except (MlflowException, OSError) as error:
+        if getattr(error, "error_code", None) in (None, "RESOURCE_DOES_NOT_EXIST"):
+            raise ValueError(
+                f"--resume {run_id}: no pipeline run with that id in {uri}."
+            ) from None
         raise ValueError(
-            f"--resume {run_id}: no pipeline run with that id in "
-            f"{os.environ.get('MLFLOW_TRACKING_URI')}."
+            f"--resume {run_id}: MLflow at {uri} is unreachable ({one_line(error)}); "
+            "the run's config is read from there: try again when it answers."
         ) from None
     with open(text, encoding="utf-8") as f:
         return PipelineConfig.model_validate_json(f.read())
@@ -101,7 +114,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_USAGE
     from estimators_pipeline.flows.display import show_stages
-    from estimators_pipeline.flows.report import format_report, stage_rows, summarize
+    from estimators_pipeline.flows.report import (
+        format_report,
+        log_traceback,
+        one_line,
+        read_back,
+        unwrapped,
+    )
     from estimators_pipeline.flows.training import training_pipeline
     from estimators_pipeline.tasks.interrupt import install_sigint_handler
 
@@ -115,12 +134,19 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nestimators-pipeline: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - the orchestrator itself failed
+        log_traceback(log_file, "running the flow")
+        print(
+            f"\nThe pipeline could not run: {type(error).__name__}: "
+            f"{one_line(error)}{_prefect_hint()} (full traceback in {log_file})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     flow_run_id = state.state_details.flow_run_id
     if state.is_cancelled():
         print(f"\nStopped: {state.message}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    summary = summarize(config, flow_run_id)
-    stages = stage_rows(flow_run_id)
+    stages, summary = read_back(config, flow_run_id, log_file)
     print(format_report(config, stages, summary))
     if state.is_completed():
         return EXIT_OK
@@ -134,11 +160,21 @@ def _run(args: argparse.Namespace) -> int:
     where = f" at stage '{failed}'" if failed else ""
     cause = (state.message or "").strip().splitlines()
     print(
-        f"\nThe pipeline failed{where}: {cause[-1] if cause else 'unknown cause'} "
+        f"\nThe pipeline failed{where}: "
+        f"{unwrapped(cause[-1]) if cause else 'unknown cause'} "
         f"(full traceback in {log_file})",
         file=sys.stderr,
     )
     return EXIT_FAILED
+
+
+def _prefect_hint() -> str:
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return ""
+    return (
+        f"; is the Prefect server at {api} up? (unset PREFECT_API_URL to run embedded)"
+    )
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -148,6 +184,14 @@ def _predict(args: argparse.Namespace) -> int:
             f"*.parquet, got {args.output!r}.",
             file=sys.stderr,
         )
+        return EXIT_USAGE
+    from estimators_pipeline.tasks.names import check_alias, check_name
+
+    try:
+        check_name("--model", args.model)
+        check_alias("--alias", args.alias)
+    except ValueError as error:
+        print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_USAGE
     from estimators_pipeline.flows.batch_predict import batch_predict
 
@@ -169,7 +213,9 @@ def _predict(args: argparse.Namespace) -> int:
 def _resend(args: argparse.Namespace) -> int:
     import glob
 
+    from estimators_pipeline.flows.report import one_line
     from estimators_pipeline.tasks.config import PipelineConfig
+    from estimators_pipeline.tasks.pending import finish_pending
     from estimators_pipeline.tasks.runs import UnsentMetrics, resend_spools, run_dir
 
     try:
@@ -177,6 +223,17 @@ def _resend(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        ended = finish_pending(config.work_dir, config.model_name)
+    except Exception as error:  # noqa: BLE001 - one line; the files stay
+        print(
+            f"estimators-pipeline: MLflow is unreachable ({one_line(error)}); "
+            "run endings kept locally wait for the next try.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    for run_id, status in ended:
+        print(f"MLflow run {run_id}: ended {status} (kept while MLflow was down)")
     folder = os.path.join(os.path.abspath(config.work_dir), config.model_name)
     runs = sorted(
         {
@@ -193,7 +250,7 @@ def _resend(args: argparse.Namespace) -> int:
     except UnsentMetrics as error:
         print(f"estimators-pipeline: {error}", file=sys.stderr)
         return EXIT_FAILED
-    if not runs:
+    if not runs and not ended:
         print("Nothing to resend: every metric point reached MLflow.")
     return EXIT_OK
 

@@ -7,7 +7,12 @@ gate, or failed half-way.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +22,17 @@ from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.evaluate import champion_version
 from estimators_pipeline.tasks.runs import find_run
 
-__all__ = ["RunSummary", "format_report", "stage_rows", "summarize"]
+__all__ = [
+    "RunSummary",
+    "Unreachable",
+    "format_report",
+    "log_traceback",
+    "one_line",
+    "read_back",
+    "stage_rows",
+    "summarize",
+    "unwrapped",
+]
 
 
 @dataclass
@@ -34,6 +49,15 @@ class RunSummary:
     compared_version: str | None
     metrics: dict[str, float] = field(default_factory=dict)
     champion_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """The MLflow side of a run that could not be read: why, in one line."""
+
+    reason: str
+    status: str = "UNKNOWN"
+    decision: str | None = None
 
 
 def stage_rows(flow_run_id: Any) -> list[tuple[str, str, float]]:
@@ -125,13 +149,27 @@ def _verdict(config: PipelineConfig, summary: RunSummary) -> list[str]:
 def format_report(
     config: PipelineConfig,
     stages: list[tuple[str, str, float]],
-    summary: RunSummary | None,
+    summary: RunSummary | Unreachable | None,
 ) -> str:
-    """The stage table, the evaluation table, the gate's verdict and the UI hint."""
+    """The stage table, the evaluation table, the gate's verdict and the UI hint.
+
+    Example:
+        >>> print(format_report(None, [("ingest", "Completed", 0.5)],
+        ...                     Unreachable("MLflow at http://h:5000 is unreachable")))
+        <BLANKLINE>
+        stage               state        seconds
+        ingest              Completed       0.50
+        <BLANKLINE>
+        MLflow at http://h:5000 is unreachable; the run's results are not shown.
+    """
     lines = ["", f"{'stage':<20}{'state':<12}{'seconds':>8}"]
     lines += [f"{n:<20}{state:<12}{sec:>8.2f}" for n, state, sec in stages]
     if summary is None:
         return "\n".join([*lines, "", "No MLflow run was created."])
+    if isinstance(summary, Unreachable):
+        return "\n".join(
+            [*lines, "", f"{summary.reason}; the run's results are not shown."]
+        )
     if summary.metrics:
         lines += _metrics_table(summary)
     lines += ["", *_verdict(config, summary)]
@@ -141,3 +179,87 @@ def format_report(
     )
     lines.append(_ui_hint(summary))
     return "\n".join(lines)
+
+
+def read_back(
+    config: PipelineConfig, flow_run_id: Any, log_file: str
+) -> tuple[list[tuple[str, str, float]], RunSummary | Unreachable | None]:
+    """The stage rows (Prefect) and the run's summary (MLflow), whatever is down.
+
+    A tracking system that cannot be read leaves its part of the report out
+    (`Unreachable` says so in one line); the traceback goes to the log file.
+    """
+    try:
+        stages = stage_rows(flow_run_id)
+    except Exception as error:  # noqa: BLE001 - the report degrades
+        log_traceback(log_file, "reading the stages from Prefect")
+        stages = [("(Prefect unreachable)", one_line(error)[:60], 0.0)]
+    try:
+        with _quick_mlflow_requests():
+            summary = summarize(config, flow_run_id)
+    except Exception as error:  # noqa: BLE001 - the report degrades
+        log_traceback(log_file, "reading the run from MLflow")
+        uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+        summary = Unreachable(f"MLflow at {uri} is unreachable ({one_line(error)})")
+    return stages, summary
+
+
+# The pipeline has already waited for a server that is down; the report should
+# not wait minutes more (MLflow's default is 7 retries with backoff).
+_QUICK_MLFLOW = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+@contextlib.contextmanager
+def _quick_mlflow_requests() -> Iterator[None]:
+    """One retry and a 10 s timeout per MLflow request, unless the user set them."""
+    added = {k: v for k, v in _QUICK_MLFLOW.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def log_traceback(log_file: str, doing: str) -> None:
+    """Appends the exception being handled to the run's log file."""
+    with open(log_file, "a", encoding="utf-8") as f:
+        f.write(
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR estimators-pipeline: "
+            f"{doing} failed\n{traceback.format_exc()}"
+        )
+
+
+_WRAPPED = re.compile(
+    r"(API request to \S+ failed) with exception .*?(\[Errno -?\d+\] [^'\")]+).*"
+)
+
+
+def unwrapped(text: str) -> str:
+    """An MLflow connection error without the HTTP library's wrapping.
+
+    Example:
+        >>> unwrapped("MlflowException: API request to http://h/api/x failed with "
+        ...     "exception HTTPConnectionPool(host='h'): Max retries exceeded (Caused "
+        ...     "by NewConnectionError('...: [Errno 111] Connection refused'))")
+        'MlflowException: API request to http://h/api/x failed: [Errno 111] Connection refused'
+    """
+    return _WRAPPED.sub(r"\1: \2", text)
+
+
+def one_line(error: BaseException) -> str:
+    """The socket error inside a client library's wrapping, else the first line.
+
+    Example:
+        >>> one_line(OSError("API request to ... failed with exception ... (Caused "
+        ...     "by NewConnectionError('...: [Errno 111] Connection refused'))"))
+        '[Errno 111] Connection refused'
+    """
+    found = re.search(r"\[Errno -?\d+\] [^'\")]+", str(error))
+    if found:
+        return found.group(0).strip()
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__

@@ -11,18 +11,13 @@ from prefect.states import Cancelled, Failed, State
 from estimators_pipeline.tasks.config import PipelineConfig, merge_overrides
 from estimators_pipeline.tasks.evaluate import evaluate, evaluate_champion
 from estimators_pipeline.tasks.export import export
+from estimators_pipeline.tasks.failures import mark_run_failed, mark_run_killed
 from estimators_pipeline.tasks.ingest import ingest
 from estimators_pipeline.tasks.interrupt import TrainingInterrupted
 from estimators_pipeline.tasks.preflight import check
 from estimators_pipeline.tasks.register import Decision, register
 from estimators_pipeline.tasks.report import publish_report
-from estimators_pipeline.tasks.runs import (
-    TrackedRun,
-    end_run,
-    mark_run_failed,
-    mark_run_killed,
-    start_run,
-)
+from estimators_pipeline.tasks.runs import TrackedRun, end_run, start_run
 from estimators_pipeline.tasks.train import train
 from estimators_pipeline.tasks.transform import transform
 
@@ -136,7 +131,7 @@ def _deployment_overrides() -> dict[str, Any]:
 
 
 def _interrupted(run: TrackedRun, stop: TrainingInterrupted) -> State:
-    mark_run_killed(run.run_id, str(stop))
+    mark_run_killed(run, str(stop))
     return Cancelled(
         message=f"{stop}; continue with: estimators-pipeline run --resume {run.run_id}"
     )

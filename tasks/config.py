@@ -25,7 +25,16 @@ from collections.abc import Mapping
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from estimators_pipeline.tasks.names import check_alias, check_name
 
 __all__ = [
     "ColumnSpec",
@@ -182,6 +191,11 @@ class GateConfig(_Section):
     fail_on_reject: bool = True
     alias: str = "champion"
 
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, alias: str) -> str:
+        return check_alias("gate.alias", alias)
+
 
 class TrackingConfig(_Section):
     """MLflow settings; the tracking server itself comes from MLFLOW_TRACKING_URI.
@@ -194,6 +208,15 @@ class TrackingConfig(_Section):
 
     experiment: str | None = None
     artifact_location: str | None = None
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment(cls, experiment: str | None) -> str | None:
+        return (
+            experiment
+            if experiment is None
+            else check_name("tracking.experiment", experiment)
+        )
 
 
 class PipelineConfig(_Section):
@@ -219,6 +242,13 @@ class PipelineConfig(_Section):
     gate: GateConfig = GateConfig()
     tracking: TrackingConfig = TrackingConfig()
     work_dir: str = "runs"
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name(cls, name: str) -> str:
+        # It names the run folder (work_dir/<model_name>/<run id>), the MLflow
+        # registered model, experiment and runs, and the Prefect report key.
+        return check_name("model_name", name)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> PipelineConfig:
@@ -338,6 +368,10 @@ def _problems(error: ValidationError) -> str:
     for problem in error.errors():
         where = ".".join(str(part) for part in problem["loc"]) or "(top)"
         line = f"{where}: {problem['msg']}"
+        own = str(problem.get("ctx", {}).get("error", ""))
+        if problem["type"] == "value_error" and own.startswith(f"{where}:"):
+            lines.append(own)  # our validators' messages already name the field
+            continue
         if problem["type"] != "missing":
             line += f" (got {_short(problem.get('input'))})"
         lines.append(line)

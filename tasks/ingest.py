@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from prefect.cache_policies import CacheKeyFnPolicy
 
 from estimators import atomic
 from estimators_pipeline.tasks import columns as columns_lib
+from estimators_pipeline.tasks import schemas
 from estimators_pipeline.tasks.cache import (
     REFERENCE_SERIALIZER,
     ReferenceStorage,
@@ -43,6 +45,7 @@ from estimators_pipeline.tasks.policies import (
 
 __all__ = [
     "Splits",
+    "file_datasets",
     "fingerprint",
     "ingest",
     "open_source",
@@ -175,6 +178,32 @@ def open_source(uri: str, fmt: str = "auto") -> pads.Dataset:
     return pads.dataset(files, filesystem=fs, format=_format(files, fmt, uri))
 
 
+def file_datasets(uri: str, fmt: str = "auto") -> Iterator[tuple[str, pads.Dataset]]:
+    """(path, dataset over that one file) for each of `uri`'s files."""
+    fs, files = source_files(uri)
+    fmt = _format(files, fmt, uri)
+    for path in files:
+        yield path, pads.dataset(path, filesystem=fs, format=fmt)
+
+
+def _check_drift(
+    data: DataConfig, required: Mapping[str, str], work_dir: str
+) -> tuple[str, dict[str, Any]]:
+    """The schema record of this dataset and its new content; raises on drift."""
+
+    def where(uri: str) -> str:
+        return uri if "://" in uri else os.path.abspath(uri)
+
+    eval_uri = data.eval_uri and where(data.eval_uri)
+    record = schemas.record_path(work_dir, where(data.uri), eval_uri)
+    files = itertools.chain(
+        file_datasets(data.uri, data.format),
+        file_datasets(data.eval_uri, data.format) if data.eval_uri else (),
+    )
+    columns = [data.label, *required]
+    return record, schemas.check_drift(data.uri, files, columns, record)
+
+
 def _eval_mask(batch: pa.RecordBatch, fraction: float, seed: int) -> np.ndarray:
     hashes = pd.util.hash_pandas_object(
         batch.to_pandas(), index=False, hash_key=f"{seed & (2**64 - 1):016x}"
@@ -302,7 +331,9 @@ def ingest(data: DataConfig, features: ColumnSpecs, work_dir: str) -> Splits:
     logger = stage_logger(__name__)
     required, fp, out_dir = _plan(data, features, work_dir)
     logger.info("ingest: %s -> %s", data.uri, os.path.relpath(out_dir, os.getcwd()))
+    record, types = _check_drift(data, required, work_dir)
     splits = split_source(data, required, out_dir, fp)
+    schemas.save_record(record, types)
     logger.info(
         "ingest: %d training rows, %d evaluation rows (fingerprint %s)",
         splits.train_rows,

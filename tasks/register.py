@@ -13,9 +13,11 @@ import io
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from prefect import task
 from prefect.runtime import flow_run as current_flow_run
@@ -26,7 +28,7 @@ from estimators_pipeline.tasks.export import ModelRef
 from estimators_pipeline.tasks.logs import stage_logger
 from estimators_pipeline.tasks.policies import retry_on_io
 
-__all__ = ["Decision", "decide", "register"]
+__all__ = ["Decision", "abandon_pending", "decide", "register"]
 
 
 @dataclass(frozen=True)
@@ -94,16 +96,72 @@ def decide(
     )
 
 
-def _existing_version(client: MlflowClient, name: str, run_id: str) -> str | None:
-    """A version this run registered before (a retried task or flow run)."""
+# A version is registered with `gate.state: pending` and the run id; the gate's
+# tags come next, then the alias, then `gate.state: done`. A re-run of the same
+# MLflow run (a task retry, `run --resume`) finds the version by run id and
+# finishes what is missing; a version whose run ended without finishing is
+# marked `gate.decision: abandoned` by the next registration of the model.
+STATE_TAG, RUN_TAG = "gate.state", "pipeline.run_id"
+
+
+def _existing_version(client: MlflowClient, name: str, run_id: str) -> Any:
+    """The version this run registered before (a retried task or flow run), or None."""
     versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    return str(versions[0].version) if versions else None
+    return min(versions, key=lambda v: int(v.version)) if versions else None
 
 
-def _register(model_uri: str, name: str) -> str:
-    """A new version of `name`; MLflow's own "Created version" prints are dropped."""
+def _register(model: ModelRef, name: str) -> Any:
+    """A new version of `name`, tagged pending; MLflow's own prints are dropped."""
+    tags = {
+        STATE_TAG: "pending",
+        RUN_TAG: model.run_id,
+        "prefect.flow_run_id": current_flow_run.id or "none",
+    }
     with contextlib.redirect_stderr(io.StringIO()):
-        return str(mlflow.register_model(model_uri, name).version)
+        return mlflow.register_model(model.model_uri, name, tags=tags)
+
+
+def _holds_alias(client: MlflowClient, name: str, alias: str, version: str) -> bool:
+    current = champion_version(client, name, alias)
+    return current is not None and str(current.version) == version
+
+
+def abandon_pending(client: MlflowClient, name: str, run_id: str) -> list[str]:
+    """Marks versions left pending by other, ended runs as abandoned.
+
+    Returns:
+        The versions marked.
+    """
+    pending = client.search_model_versions(
+        f"name = '{name}' and tags.`{STATE_TAG}` = 'pending'"
+    )
+    marked = []
+    for version in pending:
+        if version.run_id == run_id:
+            continue
+        status = _run_status(client, version.run_id)
+        if status == "RUNNING":
+            continue  # still deciding (or a concurrent run)
+        for key, value in {
+            "gate.decision": "abandoned",
+            "gate.reason": (
+                f"its run {version.run_id} ended {status} before the gate decided; "
+                f"`estimators-pipeline run --resume {version.run_id}` completes it"
+            ),
+            STATE_TAG: "done",
+        }.items():
+            client.set_model_version_tag(name, version.version, key, value)
+        marked.append(str(version.version))
+    return marked
+
+
+def _run_status(client: MlflowClient, run_id: str) -> str:
+    try:
+        return client.get_run(run_id).info.status
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return "DELETED"
 
 
 def _champion_moved(
@@ -117,6 +175,18 @@ def _champion_moved(
     return None
 
 
+def _record_reason(client: MlflowClient, model: ModelRef, decision: Decision) -> None:
+    """Tags the version with the gate's reason and scores, before the alias moves."""
+    tags = {
+        "gate.reason": decision.reason,
+        "gate.champion_version": str(decision.champion_version),
+        "prefect.flow_run_id": current_flow_run.id or "none",
+    }
+    tags |= {f"eval.{k}": f"{v:.6g}" for k, v in model.evaluation.metrics.items()}
+    for key, value in tags.items():
+        client.set_model_version_tag(decision.model_name, decision.version, key, value)
+
+
 def _record(
     client: MlflowClient,
     model: ModelRef,
@@ -126,14 +196,7 @@ def _record(
     """Tags the version and the run with the verdict; logs the champion's scores."""
     name, version = decision.model_name, decision.version
     verdict = "promoted" if decision.promoted else "rejected"
-    tags = {
-        "gate.decision": verdict,
-        "gate.reason": decision.reason,
-        "prefect.flow_run_id": current_flow_run.id or "none",
-    }
-    tags |= {f"eval.{k}": f"{v:.6g}" for k, v in model.evaluation.metrics.items()}
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
+    client.set_model_version_tag(name, version, "gate.decision", verdict)
     if champion is not None:  # its scores on this run's split, beside the new ones
         now, step = int(time.time() * 1000), model.evaluation.global_step
         metrics = [
@@ -149,24 +212,73 @@ def _record(
         "registered_model.version": version,
     }.items():
         client.set_tag(model.run_id, key, value)
+    client.set_model_version_tag(name, version, STATE_TAG, "done")
 
 
 @task(name="register", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_on_io)
 def register(
     model_name: str, gate: GateConfig, model: ModelRef, champion: Evaluation | None
 ) -> Decision:
-    """Registers the model as a new version; moves the alias when the gate passes."""
+    """Registers the model as a new version; moves the alias when the gate passes.
+
+    Idempotent per MLflow run: a re-run (task retry, `run --resume`) after a
+    lost server finishes the version this run registered, never a second one.
+    """
     name, client = model_name, MlflowClient()
-    promote, reason = decide(model.evaluation, champion, gate)
-    moved = promote and _champion_moved(client, name, gate.alias, champion)
-    if moved:
-        promote, reason = False, moved
-    version = _existing_version(client, name, model.run_id) or _register(
-        model.model_uri, name
-    )
-    if promote:
+    logger = stage_logger(__name__)
+    if abandoned := abandon_pending(client, name, model.run_id):
+        logger.warning("register: %s v%s marked abandoned", name, ", v".join(abandoned))
+    existing = _existing_version(client, name, model.run_id)
+    version = str((existing or _register(model, name)).version)
+    if existing is not None and _holds_alias(client, name, gate.alias, version):
+        decision, champion = _decided_before(existing, gate, model), None
+    else:
+        promote, reason = decide(model.evaluation, champion, gate)
+        if moved := promote and _champion_moved(client, name, gate.alias, champion):
+            promote, reason = False, moved
+        decision = _decision(name, version, promote, reason, gate, model, champion)
+    _record_reason(client, model, decision)
+    if decision.promoted:
         client.set_registered_model_alias(name, gate.alias, version)
-    decision = Decision(
+    _record(client, model, champion, decision)
+    logger.info(
+        "register: %s v%s %s alias '%s': %s",
+        name,
+        version,
+        "took" if decision.promoted else "did not take",
+        gate.alias,
+        decision.reason,
+    )
+    return decision
+
+
+def _decided_before(existing: Any, gate: GateConfig, model: ModelRef) -> Decision:
+    """The decision of an earlier try that moved the alias, from its tags."""
+    tags, version = existing.tags, str(existing.version)
+    compared = tags.get("gate.champion_version")
+    return _decision(
+        existing.name,
+        version,
+        True,
+        tags.get("gate.reason") or "took the alias in an earlier try of this run",
+        gate,
+        model,
+        None,
+        champion_version=None if compared in (None, "None") else compared,
+    )
+
+
+def _decision(
+    name: str,
+    version: str,
+    promote: bool,
+    reason: str,
+    gate: GateConfig,
+    model: ModelRef,
+    champion: Evaluation | None,
+    champion_version: str | None = None,
+) -> Decision:
+    return Decision(
         model_name=name,
         version=version,
         promoted=promote,
@@ -175,15 +287,5 @@ def register(
         metric=gate.metric,
         candidate=model.evaluation.metrics[gate.metric],
         champion=champion.metrics.get(gate.metric) if champion else None,
-        champion_version=champion.version if champion else None,
+        champion_version=champion.version if champion else champion_version,
     )
-    _record(client, model, champion, decision)
-    stage_logger(__name__).info(
-        "register: %s v%s %s alias '%s': %s",
-        name,
-        version,
-        "took" if promote else "did not take",
-        gate.alias,
-        reason,
-    )
-    return decision

@@ -37,6 +37,7 @@ from prefect import task
 from prefect.runtime import deployment
 from prefect.runtime import flow_run as current_flow_run
 
+from estimators_pipeline.tasks import pending
 from estimators_pipeline.tasks.config import PipelineConfig
 from estimators_pipeline.tasks.ingest import Splits
 from estimators_pipeline.tasks.logs import stage_logger
@@ -51,8 +52,6 @@ __all__ = [
     "end_run",
     "experiment_id",
     "find_run",
-    "mark_run_failed",
-    "mark_run_killed",
     "resend_spools",
     "run_dir",
     "start_run",
@@ -212,20 +211,41 @@ def log_datasets(client: MlflowClient, run_id: str, splits: Splits) -> None:
 def _reopen(client: MlflowClient, config: PipelineConfig, run_id: str) -> TrackedRun:
     try:
         run = client.get_run(run_id)
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise  # unreachable: retried
         raise ValueError(
             f"--resume {run_id}: no such MLflow run at {mlflow.get_tracking_uri()}."
         ) from None
+    folder = run_dir(config.work_dir, config.model_name, run_id)
     client.update_run(run_id, status="RUNNING")
+    pending.discard_end(folder)  # continued, not ended
     if current_flow_run.id:
         client.set_tag(run_id, FLOW_RUN_TAG, current_flow_run.id)
+    pending.record_run(folder, run_id, current_flow_run.id)
     return TrackedRun(
         run_id=run_id,
         experiment_id=run.info.experiment_id,
-        folder=run_dir(config.work_dir, config.model_name, run_id),
+        folder=folder,
         name=run.info.run_name,
         resumed=True,
     )
+
+
+def _finish_pending(client: MlflowClient, config: PipelineConfig) -> None:
+    """Ends the runs that failed while MLflow was unreachable (see `pending`)."""
+    try:
+        ended = pending.finish_pending(config.work_dir, config.model_name, client)
+    except Exception as error:  # noqa: BLE001 - never blocks a new run
+        logger.warning("Could not end the runs kept in pending-end.json: %s", error)
+        return
+    for run_id, status in ended:
+        stage_logger(__name__).warning(
+            "start-run: MLflow run %s ended %s (its pipeline failed while MLflow "
+            "was unreachable)",
+            run_id,
+            status,
+        )
 
 
 @task(
@@ -249,6 +269,7 @@ def start_run(
     """
     client = MlflowClient()
     logger = stage_logger(__name__)
+    _finish_pending(client, config)
     existing = current_flow_run.id and find_run(client, config, current_flow_run.id)
     if resume or existing:
         run = _reopen(client, config, resume or existing.info.run_id)
@@ -264,11 +285,13 @@ def start_run(
         client.log_batch(run_id, params=params[i : i + _MAX_PARAMS], synchronous=True)
     client.log_text(run_id, config.model_dump_json(indent=2), "pipeline/config.json")
     log_datasets(client, run_id, splits)
+    folder = run_dir(config.work_dir, config.model_name, run_id)
+    pending.record_run(folder, run_id, current_flow_run.id)
     logger.info("start-run: MLflow run %s (%s)", run_id, name)
     return TrackedRun(
         run_id=run_id,
         experiment_id=created.info.experiment_id,
-        folder=run_dir(config.work_dir, config.model_name, run_id),
+        folder=folder,
         name=name,
     )
 
@@ -309,33 +332,3 @@ def end_run(run: TrackedRun) -> None:
             "Resent %d metric points kept while MLflow was unreachable.", sent
         )
     client.set_terminated(run.run_id, RunStatus.to_string(RunStatus.FINISHED))
-
-
-def mark_run_killed(run_id: str, reason: str) -> None:
-    """Ends an interrupted run as KILLED, with the reason as its `failure` tag."""
-    client = MlflowClient()
-    client.set_tag(run_id, "failure", reason[:5000])
-    client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
-
-
-def mark_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
-    """Flow `on_failure` / `on_crashed` hook: ends a still-running MLflow run.
-
-    FAILED when a stage failed, KILLED when the process was interrupted (a
-    crash: Ctrl-C twice, a signal). A run that already finished (e.g. the
-    gate rejected the model after everything was logged) keeps its status.
-    """
-    try:
-        parameters = flow_run.parameters
-        config = PipelineConfig.load(parameters["config"]).override(
-            **(parameters.get("overrides") or {})
-        )
-        client = MlflowClient()
-        run = find_run(client, config, str(flow_run.id))
-        if run is None or run.info.status != "RUNNING":
-            return
-        client.set_tag(run.info.run_id, "failure", (state.message or "")[:5000])
-        status = RunStatus.KILLED if state.is_crashed() else RunStatus.FAILED
-        client.set_terminated(run.info.run_id, RunStatus.to_string(status))
-    except Exception as error:  # noqa: BLE001 - a hook must not hide the real failure
-        logger.warning("Could not mark the MLflow run failed: %s", error)

@@ -129,3 +129,78 @@ def test_stage_lines_are_printed_once_per_record_however_often_shown(tmp_path):
         handler.flush()
     text = (tmp_path / "pipeline.log").read_text()
     assert text.count("ingest: 120 rows") == 1 and "Traceback" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ("model_name=../escape", "model_name"),
+        ("tracking.experiment=../../x", "tracking.experiment"),
+        ("gate.alias=v1", "gate.alias"),
+    ],
+)
+def test_a_name_that_would_escape_exits_2_and_creates_nothing(
+    write_config, tmp_path, change, key
+):
+    path = write_config("iris")
+    work_dir = PipelineConfig.from_yaml(path).work_dir
+    parent = os.path.dirname(work_dir)
+    before = sorted(os.listdir(parent))
+    code, out, err = _cli("run", "--config", str(path), "--set", change)
+    assert code == cli.EXIT_USAGE
+    assert err.startswith(f"estimators-pipeline: {key}: ") and err.count("\n") == 1
+    assert out == ""
+    assert sorted(os.listdir(parent)) == before  # no work_dir, no ../escape
+    assert not os.path.exists(os.path.join(parent, "escape"))
+
+
+def test_resume_takes_only_a_run_id(tmp_path):
+    code, _, err = _cli("run", "--resume", "../../etc")
+    assert code == cli.EXIT_USAGE
+    assert "--resume: '../../etc' is not an MLflow run id" in err
+
+
+def test_the_report_degrades_when_prefect_and_mlflow_cannot_be_read(
+    write_config, tmp_path, monkeypatch
+):
+    from estimators_pipeline.flows import report
+
+    def down(*args):
+        raise ConnectionError("connection refused\nand 300 more lines")
+
+    monkeypatch.setattr(report, "stage_rows", down)
+    monkeypatch.setattr(report, "summarize", down)
+    config = PipelineConfig.from_yaml(write_config("iris"))
+    log = tmp_path / "pipeline.log"
+    stages, summary = report.read_back(config, "flow-run", str(log))
+    assert stages == [("(Prefect unreachable)", "connection refused", 0.0)]
+    assert summary.reason.endswith("is unreachable (connection refused)")
+    text = report.format_report(config, stages, summary)
+    assert text.splitlines()[-1].endswith("the run's results are not shown.")
+    assert log.read_text().count("Traceback") == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--model", "../m"], "--model: '../m' is not a valid name"),
+        (["--model", "m", "--alias", "a/b"], "--alias: 'a/b' is not a valid name"),
+    ],
+)
+def test_predict_checks_the_names_it_turns_into_a_model_uri(args, expected):
+    code, _, err = _cli("predict", *args, "--input", "x.csv", "--output", "out.parquet")
+    assert code == cli.EXIT_USAGE
+    assert err.startswith(f"estimators-pipeline: {expected}") and err.count("\n") == 1
+
+
+def test_resume_tells_an_unknown_run_from_an_unreachable_server(monkeypatch):
+    run_id = "0123456789abcdef0123456789abcdef"
+    code, _, err = _cli("run", "--resume", run_id)
+    assert code == cli.EXIT_USAGE
+    assert f"--resume {run_id}: no pipeline run with that id" in err
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    code, _, err = _cli("run", "--resume", run_id)
+    assert code == cli.EXIT_USAGE and err.count("\n") == 1
+    assert "MLflow at http://127.0.0.1:1 is unreachable (" in err
+    assert "try again when it answers" in err

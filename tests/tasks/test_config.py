@@ -75,3 +75,51 @@ def test_load_takes_a_config_a_mapping_or_a_path(repo):
     config = PipelineConfig.load(str(repo / "pipelines" / "iris.yaml"))
     assert PipelineConfig.load(config) is config
     assert PipelineConfig.load(config.model_dump()) == config
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("model_name", "../escape", "model_name: '../escape' is not a valid name"),
+        ("model_name", "a/b", "model_name: 'a/b' is not a valid name"),
+        ("model_name", "..", "model_name: '..' is not a valid name"),
+        ("model_name", "", "model_name: '' is not a valid name"),
+        ("model_name", "a" * 101, f"model_name: '{'a' * 101}' is not a valid"),
+        ("tracking.experiment", "../x", "tracking.experiment: '../x' is not a valid"),
+        ("gate.alias", "best model", "gate.alias: 'best model' is not a valid name"),
+        ("gate.alias", "v2", "gate.alias: 'v2' is reserved by MLflow"),
+        ("gate.alias", "latest", "gate.alias: 'latest' is reserved by MLflow"),
+    ],
+)
+def test_a_name_that_becomes_a_path_or_mlflow_name_is_checked(key, value, expected):
+    config = PipelineConfig.model_validate(MINIMAL)
+    with pytest.raises(ValueError) as error:
+        config.override(**{key: value})
+    message = str(error.value)
+    assert message.startswith(expected) and "\n" not in message, message
+    assert "pattern ^" in message or "reserved" in message
+
+
+def test_a_bad_name_in_yaml_is_one_line_naming_file_key_and_pattern(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "model_name: ../escape\ndata: {uri: d.csv, label: y}\nfeatures: []\n"
+        "estimator: {type: DNNClassifier}\n"
+    )
+    with pytest.raises(ValueError) as error:
+        PipelineConfig.from_yaml(path)
+    assert str(error.value) == (
+        f"{path}: model_name: '../escape' is not a valid name; use letters, digits, "
+        "'.', '_' and '-', starting with a letter or digit "
+        "(pattern ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$)."
+    )
+
+
+def test_deployment_names_are_valid_names(repo):
+    import yaml
+
+    from estimators_pipeline.tasks.names import check_name
+
+    project = yaml.safe_load((repo / "prefect.yaml").read_text())
+    for deployment in project["deployments"]:
+        check_name("deployments.name", deployment["name"])

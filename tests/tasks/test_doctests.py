@@ -8,11 +8,14 @@ import pytest
 MODULES = [
     "estimators_pipeline.flows.environment",
     "estimators_pipeline.tasks.cache",
+    "estimators_pipeline.flows.report",
     "estimators_pipeline.tasks.columns",
     "estimators_pipeline.tasks.config",
     "estimators_pipeline.tasks.model",
+    "estimators_pipeline.tasks.names",
     "estimators_pipeline.tasks.plots",
     "estimators_pipeline.tasks.register",
+    "estimators_pipeline.tasks.schemas",
     "estimators_pipeline.tasks.tracking",
 ]
 

@@ -132,3 +132,70 @@ def test_a_cached_result_whose_files_were_deleted_is_recomputed():
     assert (
         output_cache_key(_Context({"k"}), "k", outputs_exist=False) is None
     )  # rm -rf runs/
+
+
+IRIS_FEATURES = [
+    {"numeric_column": {"key": k}}
+    for k in ("SepalLength", "SepalWidth", "PetalLength", "PetalWidth")
+]
+SPECIES = {"0": "setosa", "1": "versicolor", "2": "virginica"}
+
+
+def _iris_copy(repo, path, species=None):
+    """data/iris_training.csv at `path`, the label's values mapped by `species`."""
+    lines = (repo / "data/iris_training.csv").read_text().splitlines()
+    if species:
+        lines = [lines[0]] + [
+            f"{row.rsplit(',', 1)[0]},{species[row.rsplit(',', 1)[1]]}"
+            for row in lines[1:]
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_label_that_changes_type_between_runs_fails_at_ingest(tmp_path, repo):
+    data = tmp_path / "iris.csv"
+    _iris_copy(repo, data)
+    config = _config(tmp_path / "runs", IRIS_FEATURES, uri=str(data), label="Species")
+    _ingest(config)
+    _iris_copy(repo, data, SPECIES)  # the next export writes class names
+    with pytest.raises(ValueError) as error:
+        _ingest(config)
+    message = str(error.value)
+    assert message.startswith(
+        f"data {str(data)!r}: column 'Species' is string in {data}, but was int64 "
+        "at the previous ingest (recorded in "
+    ), message
+    assert "\n" not in message
+    _iris_copy(repo, data)  # put back: the record still holds
+    assert _ingest(config).train_rows > 0
+
+
+def test_files_of_one_dataset_must_agree_on_a_column_type(tmp_path, repo):
+    folder = tmp_path / "iris"
+    folder.mkdir()
+    _iris_copy(repo, folder / "part-0.csv")
+    _iris_copy(repo, folder / "part-1.csv", SPECIES)
+    config = _config(tmp_path / "runs", IRIS_FEATURES, uri=str(folder), label="Species")
+    with pytest.raises(
+        ValueError,
+        match=r"column 'Species' is string in .*part-1.csv"
+        r", but was int64 in .*part-0.csv",
+    ):
+        _ingest(config)
+
+
+def test_widening_a_number_is_not_drift(tmp_path):
+    data = tmp_path / "d.parquet"
+    pq.write_table(
+        pa.table({"x": pa.array([1, 2, 3, 4, 5], pa.int32()), "y": [0, 1, 0, 1, 0]}),
+        data,
+    )
+    features = [{"numeric_column": {"key": "x"}}]
+    config = _config(
+        tmp_path / "runs", features, uri=str(data), label="y", eval_fraction=0.5
+    )
+    _ingest(config)
+    pq.write_table(
+        pa.table({"x": [1.5, 2.0, 3.0, 4.0, 5.0], "y": [0, 1, 0, 1, 1]}), data
+    )
+    assert _ingest(config).train_rows + _ingest(config).eval_rows == 5

@@ -5,7 +5,7 @@ import types
 import pytest
 from mlflow.tracking import MlflowClient
 
-from estimators_pipeline.tasks import runs
+from estimators_pipeline.tasks import failures, pending, runs
 
 
 def _spool(config, run_id, points=3):
@@ -69,7 +69,7 @@ def test_a_failed_flow_run_fails_its_mlflow_run(iris):
     state = types.SimpleNamespace(
         message="Task run failed: ValueError('boom')", is_crashed=lambda: False
     )
-    runs.mark_run_failed(None, _flow_run(iris, "flow-run-1"), state)
+    failures.mark_run_failed(None, _flow_run(iris, "flow-run-1"), state)
     run = client.get_run(run_id)
     assert run.info.status == "FAILED" and "boom" in run.data.tags["failure"]
 
@@ -80,7 +80,7 @@ def test_a_finished_run_keeps_its_status(iris):
     tags = {runs.FLOW_RUN_TAG: "flow-run-2"}
     run_id = client.create_run(experiment, tags=tags).info.run_id
     client.set_terminated(run_id, "FINISHED")
-    runs.mark_run_failed(
+    failures.mark_run_failed(
         None,
         _flow_run(iris, "flow-run-2"),
         types.SimpleNamespace(message="gate rejected", is_crashed=lambda: False),
@@ -90,5 +90,126 @@ def test_a_finished_run_keeps_its_status(iris):
 
 def test_the_hook_never_raises(iris, caplog):
     broken = types.SimpleNamespace(id="x", parameters={})
-    runs.mark_run_failed(None, broken, types.SimpleNamespace(message=""))
+    failures.mark_run_failed(None, broken, types.SimpleNamespace(message=""))
     assert "Could not mark the MLflow run failed" in caplog.text
+
+
+@pytest.fixture
+def mlflow_down(monkeypatch):
+    """A context manager: MLflow at a closed port inside it (no retries)."""
+    import contextlib
+    import socket
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+
+    @contextlib.contextmanager
+    def down():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MLFLOW_TRACKING_URI", closed)
+            yield
+
+    return down
+
+
+def test_a_failure_while_mlflow_is_down_ends_the_run_at_the_next_contact(
+    iris, mlflow_down
+):
+    client, run_id = _run(iris)
+    client.set_tag(run_id, runs.FLOW_RUN_TAG, "flow-run-3")
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    pending.record_run(folder, run_id, "flow-run-3")
+    with mlflow_down():
+        state = types.SimpleNamespace(
+            message="Task run failed: ValueError('boom')", is_crashed=lambda: False
+        )
+        failures.mark_run_failed(None, _flow_run(iris, "flow-run-3"), state)
+    kept = os.path.join(folder, pending.PENDING_END)
+    with open(kept) as f:
+        assert json.load(f)["status"] == "FAILED"
+    assert client.get_run(run_id).info.status == "RUNNING"  # MLflow never heard
+    assert pending.finish_pending(iris.work_dir, iris.model_name) == [
+        (run_id, "FAILED")
+    ]
+    run = client.get_run(run_id)
+    assert run.info.status == "FAILED" and "boom" in run.data.tags["failure"]
+    assert not os.path.exists(kept)
+    assert pending.finish_pending(iris.work_dir, iris.model_name) == []  # once
+
+
+def test_ctrl_c_while_mlflow_is_down_ends_the_run_killed_later(iris, mlflow_down):
+    client, run_id = _run(iris)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    run = runs.TrackedRun(run_id, "0", folder)
+    os.makedirs(folder)
+    with mlflow_down():
+        failures.mark_run_killed(run, "interrupted at step 7")
+    assert client.get_run(run_id).info.status == "RUNNING"
+    assert pending.finish_pending(iris.work_dir, iris.model_name) == [
+        (run_id, "KILLED")
+    ]
+    assert client.get_run(run_id).data.tags["failure"] == "interrupted at step 7"
+
+
+def test_a_pending_ending_leaves_a_finished_run_alone(iris):
+    client, run_id = _run(iris)
+    client.set_terminated(run_id, "FINISHED")
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    os.makedirs(folder)
+    pending.defer_end(folder, run_id, "FAILED", "report failed")
+    assert pending.finish_pending(iris.work_dir, iris.model_name) == []
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert not os.path.exists(os.path.join(folder, pending.PENDING_END))
+
+
+def test_a_pending_ending_waits_while_mlflow_is_still_down(iris, mlflow_down):
+    folder = runs.run_dir(iris.work_dir, iris.model_name, "run-9")
+    os.makedirs(folder)
+    kept = pending.defer_end(folder, "run-9", "FAILED", "boom")
+    with mlflow_down(), pytest.raises(Exception):  # noqa: B017, PT011
+        pending.finish_pending(iris.work_dir, iris.model_name)
+    assert os.path.exists(kept)
+
+
+def test_a_pending_ending_of_a_deleted_run_is_dropped(iris):
+    client, run_id = _run(iris)
+    client.delete_run(run_id)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, "gone")
+    os.makedirs(folder)
+    kept = pending.defer_end(folder, "0" * 32, "FAILED", "boom")
+    assert pending.finish_pending(iris.work_dir, iris.model_name) == []
+    assert not os.path.exists(kept)
+
+
+def test_the_next_run_of_the_model_ends_a_pending_run(iris):
+    from estimators_pipeline.tasks.ingest import ingest
+
+    client, run_id = _run(iris)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    os.makedirs(folder)
+    pending.defer_end(folder, run_id, "KILLED", "interrupted")
+    splits = ingest.fn(iris.data, iris.features, iris.work_dir)
+    new = runs.start_run.fn(iris, splits)
+    assert client.get_run(run_id).info.status == "KILLED"
+    with open(os.path.join(new.folder, pending.RUN_RECORD)) as f:
+        assert json.load(f)["run_id"] == new.run_id
+    client.set_terminated(new.run_id, "FINISHED")
+
+
+def test_resume_continues_a_run_whose_ending_was_pending(iris):
+    from estimators_pipeline.tasks.ingest import ingest
+
+    client, run_id = _run(iris)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    os.makedirs(folder)
+    pending.defer_end(folder, run_id, "FAILED", "boom")
+    splits = ingest.fn(iris.data, iris.features, iris.work_dir)
+    resumed = runs.start_run.fn(iris, splits, resume=run_id)
+    run = client.get_run(run_id)
+    assert resumed.resumed and run.info.status == "RUNNING"  # continued
+    assert run.data.tags["failure"] == "boom"  # what ended it before
+    assert not os.path.exists(os.path.join(folder, pending.PENDING_END))
+    client.set_terminated(run_id, "FINISHED")
