@@ -162,19 +162,16 @@ def name_input_row(
     input_row = getattr(iterator, "input_row", None)
     if input_row is None and batch is not None:
         input_row = functools.partial(_in_batch, batch)
-    if input_row is None or not error.args or not isinstance(error.args[0], str):
+    if input_row is None:
         return
-    message = error.args[0]
-    match = _ROW.search(message)
-    if match is None:
-        return
-    try:
-        where = input_row(int(match.group(1)))
-    except Exception:  # noqa: BLE001 - never hide the user's error behind ours
-        return
-    if where:
-        rewritten = message[: match.start()] + where + message[match.end() :]
-        error.args = (rewritten, *error.args[1:])
+
+    def name(row: int) -> str | None:
+        try:
+            return input_row(row)
+        except Exception:  # noqa: BLE001 - never hide the user's error behind ours
+            return None
+
+    rename_row(error, name)
 
 
 def rename_row(error: BaseException, name: Callable[[int], str | None]) -> None:
