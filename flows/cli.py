@@ -215,7 +215,7 @@ def _resend(args: argparse.Namespace) -> int:
 
     from estimators_pipeline.flows.report import one_line
     from estimators_pipeline.tasks.config import PipelineConfig
-    from estimators_pipeline.tasks.pending import finish_pending
+    from estimators_pipeline.tasks.pending import end_orphans, finish_pending
     from estimators_pipeline.tasks.runs import UnsentMetrics, resend_spools, run_dir
 
     try:
@@ -225,6 +225,7 @@ def _resend(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         ended = finish_pending(config.work_dir, config.model_name)
+        orphans = end_orphans(config.work_dir, config.model_name)
     except Exception as error:  # noqa: BLE001 - one line; the files stay
         print(
             f"estimators-pipeline: MLflow is unreachable ({one_line(error)}); "
@@ -234,6 +235,8 @@ def _resend(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     for run_id, status in ended:
         print(f"MLflow run {run_id}: ended {status} (kept while MLflow was down)")
+    for run_id, why in orphans:
+        print(f"MLflow run {run_id}: ended KILLED ({why})")
     folder = os.path.join(os.path.abspath(config.work_dir), config.model_name)
     runs = sorted(
         {

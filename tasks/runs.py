@@ -246,6 +246,15 @@ def _finish_pending(client: MlflowClient, config: PipelineConfig) -> None:
             run_id,
             status,
         )
+    try:
+        orphans = pending.end_orphans(config.work_dir, config.model_name, client)
+    except Exception as error:  # noqa: BLE001 - never blocks a new run
+        logger.warning("Could not check for runs left RUNNING: %s", error)
+        return
+    for run_id, why in orphans:
+        stage_logger(__name__).warning(
+            "start-run: MLflow run %s ended KILLED: %s", run_id, why
+        )
 
 
 @task(

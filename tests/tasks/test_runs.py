@@ -213,3 +213,43 @@ def test_resume_continues_a_run_whose_ending_was_pending(iris):
     assert run.data.tags["failure"] == "boom"  # what ended it before
     assert not os.path.exists(os.path.join(folder, pending.PENDING_END))
     client.set_terminated(run_id, "FINISHED")
+
+
+def test_a_run_whose_pipeline_process_was_killed_outright_is_ended_killed(iris):
+    # SIGKILL runs no hook: the run stays RUNNING until the next contact sees
+    # that the process named in run.json is gone (its pid, started then).
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    client, run_id = _run(iris)
+    folder = runs.run_dir(iris.work_dir, iris.model_name, run_id)
+    pending.record_run(folder, run_id, "flow-1")
+    record_path = os.path.join(folder, pending.RUN_RECORD)
+    with open(record_path) as f:
+        record = json.load(f)
+    assert record["owner"]["pid"] == os.getpid()  # this process: alive
+    assert pending.end_orphans(iris.work_dir, iris.model_name) == []
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    started = psutil.Process(child.pid).create_time()
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    record["owner"] = {**record["owner"], "pid": child.pid, "started": started}
+    with open(record_path, "w") as f:
+        json.dump(record, f)
+    other_host = {**record, "owner": {**record["owner"], "host": "elsewhere"}}
+    elsewhere = runs.run_dir(iris.work_dir, iris.model_name, "other")
+    os.makedirs(elsewhere)
+    with open(os.path.join(elsewhere, pending.RUN_RECORD), "w") as f:
+        json.dump({**other_host, "run_id": _run(iris)[1]}, f)
+
+    ended = pending.end_orphans(iris.work_dir, iris.model_name)
+    assert [run for run, _ in ended] == [run_id]  # not the other host's run
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert f"pid {child.pid}" in run.data.tags["failure"]
+    assert f"run --resume {run_id}" in run.data.tags["failure"]
+    assert pending.end_orphans(iris.work_dir, iris.model_name) == []  # once
