@@ -101,3 +101,34 @@ def test_in_memory_data_is_transformed_once_and_trains_the_same_model(tmp_path):
     plain = blocks.evaluate(lambda: data.batch(8))
     sliced = blocks.evaluate(lambda: data.batch(8), slice_by="color")
     assert plain["loss"] == pytest.approx(sliced["loss"], rel=1e-6)
+
+
+def test_a_position_saved_per_block_resumes_per_batch_and_back(tmp_path, caplog):
+    # train(steps=7) reads all 40 rows (per block), train(steps=2) does not
+    # (per batch): the second call resumes the first's position, as a model
+    # trained per batch throughout does.
+    rng = np.random.default_rng(1)
+    features = {
+        "x": rng.normal(size=40).astype(np.float32),
+        "color": np.array(COLORS)[rng.integers(0, 3, 40)],
+    }
+    y = (features["x"] > 0).astype(np.int32)
+    columns = [
+        fc.numeric_column("x"),
+        fc.categorical_column_with_vocabulary_list("color", COLORS),
+    ]
+    data = Dataset.from_tensor_slices((features, y)).shuffle(40, seed=2)
+
+    def model(name):
+        return est.LinearClassifier(
+            columns, model_dir=str(tmp_path / name), config=fast_config(random_seed=1)
+        )
+
+    mixed, batches = model("mixed"), model("batches")
+    per_batch = lambda: data.map(lambda f, y: (f, y)).repeat().batch(8)  # noqa: E731
+    with caplog.at_level("WARNING", logger="estimators"):
+        for steps in (7, 2, 7):
+            mixed.train(lambda: data.repeat().batch(8), steps=steps)
+            batches.train(per_batch, steps=steps)
+    assert "not the saved position" not in caplog.text
+    _same_variables(mixed, batches)
