@@ -98,15 +98,7 @@ def pad_steps(batch: Batch, count: int, size: int) -> Batch:
         out[:count] = array
         return out
 
-    def tree(value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, Mapping):
-            return {k: grow(v) for k, v in value.items()}
-        return grow(value)
-
-    mask = None if batch.mask is None else grow(batch.mask)
-    return Batch(tree(batch.features), tree(batch.labels), mask)
+    return Batch(*(_each(part, grow) for part in batch))
 
 
 def _pad_rows(array: np.ndarray, rows: int, size: int) -> np.ndarray:
@@ -114,12 +106,17 @@ def _pad_rows(array: np.ndarray, rows: int, size: int) -> np.ndarray:
     return np.pad(array, widths, mode="edge" if rows else "constant")
 
 
-def _pad_tree(tree: Any, rows: int, size: int) -> Any:
+def _each(tree: Any, fn: Any) -> Any:
+    """`fn` on each array of a batch part: None, a dict of arrays or one array."""
     if tree is None:
         return None
     if isinstance(tree, Mapping):
-        return {k: _pad_rows(np.asarray(v), rows, size) for k, v in tree.items()}
-    return _pad_rows(np.asarray(tree), rows, size)
+        return {k: fn(v) for k, v in tree.items()}
+    return fn(tree)
+
+
+def _pad_tree(tree: Any, rows: int, size: int) -> Any:
+    return _each(tree, lambda v: _pad_rows(np.asarray(v), rows, size))
 
 
 def pad(features: Any, labels: Any, rows: int, size: int) -> Batch:

@@ -193,14 +193,14 @@ class GroupFeeder:
             return None
         if limit == 1 or not self._is_full(raw):
             return self._group(self._batch(raw), 1, False)
-        group = [raw]
+        group, shapes = [raw], _shapes(raw)
         position = None  # None: the input's position now
         while len(group) < limit:
             before = self._pipeline.get_state()
             raw = self._next()
             if raw is None:
                 break
-            if not self._is_full(raw) or _shapes(raw) != _shapes(group[0]):
+            if not self._is_full(raw) or _shapes(raw) != shapes:
                 # Read ahead but not trained in this group: the group ends before it
                 # (a short batch, or id lists of another width: not stackable).
                 self._pending.append(raw)

@@ -62,13 +62,8 @@ def concat(blocks: Sequence[Block]) -> Block:
                 "the same keys in the same order."
             )
     columns = zip(*(b.columns for b in blocks), strict=True)
-    names = leaf_names(spec)
     return Block(
-        spec,
-        tuple(
-            _concat(list(parts), name)
-            for parts, name in zip(columns, names, strict=True)
-        ),
+        spec, tuple(_concat(list(parts), spec, i) for i, parts in enumerate(columns))
     )
 
 
@@ -106,10 +101,12 @@ def _take(column: Column, indices: np.ndarray) -> Column:
     return column.take(indices)
 
 
-def _concat(parts: list[Column], name: str) -> Column:
+def _concat(parts: list[Column], spec: Spec, index: int) -> Column:
+    """The parts of column `index` (of `spec`, named in an error) joined."""
     if all(isinstance(p, np.ndarray) for p in parts):
         shapes = {p.shape[1:] for p in parts}
         if len(shapes) > 1:
+            name = leaf_names(spec)[index]
             raise ValueError(
                 f"column {name!r} has rows of shapes {sorted(shapes)} in blocks "
                 "that one batch joins; a map_blocks or map function must give "

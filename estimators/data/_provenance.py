@@ -190,14 +190,22 @@ def rename_row(error: BaseException, name: Callable[[int], str | None]) -> None:
 
 def array_row(source: ArraySource, row: int) -> str:
     """Row `row` of an in-memory source, named as the input names it."""
-    found = _source_rows(source, 0)
-    assert found is not None
-    return found[1](0, row)
+    return _array_row(_array_noun(source), source.row_labels, 0, row)
 
 
 def file_row(source: FileSource, piece: int, row: int) -> str:
     """Row `row` of piece number `piece` of a file source, as "row 13 of 'a.parquet'"."""
     return _file_namer(source)(piece, row)
+
+
+def _array_noun(source: ArraySource) -> str:
+    """How errors call an in-memory source: "the DataFrame", "the table", ..."""
+    noun = _NOUNS.get(source.kind, "the input")
+    if source.row_labels is not None:
+        noun = "the DataFrame"
+    if source.filtered:
+        noun = f"{noun} after its filter"
+    return noun
 
 
 def _array_row(noun: str, labels: Any, piece: int, row: int) -> str:
@@ -228,11 +236,6 @@ def _source_rows(
     """A source of (piece code, row) columns for `source`, codes from `code`
     on, and the namer of its (piece, row); None when it cannot count rows."""
     if type(source) is ArraySource:
-        noun = _NOUNS.get(source.kind, "the input")
-        if source.row_labels is not None:
-            noun = "the DataFrame"
-        if source.filtered:
-            noun = f"{noun} after its filter"
         rows = np.arange(source.total_rows, dtype=np.int64)
         twin = ArraySource(
             _ROWS_SPEC,
@@ -241,7 +244,9 @@ def _source_rows(
             chunk_rows=source.chunk_rows,
             shard=source.shard_spec,
         )
-        return twin, functools.partial(_array_row, noun, source.row_labels)
+        return twin, functools.partial(
+            _array_row, _array_noun(source), source.row_labels
+        )
     if isinstance(source, FileSource) and source.filter is None:
         return _FileRows(source, code), _file_namer(source)
     return None

@@ -50,12 +50,19 @@ _PASS_THROUGH = (
 )
 
 
-def insert_block_fn(root: Node, fn: BlockFn) -> Node:
-    """`root` with `fn` applied to the features of its lowest blocks."""
-    chain = root.chain()
+def _lowest_reader(chain: list[Node]) -> int:
+    """Index in `chain` of the stage a block function goes right above: the
+    highest one that reads values (or the source), below only pass-throughs."""
     index = len(chain) - 1
     while index > 0 and isinstance(chain[index], _PASS_THROUGH):
         index -= 1
+    return index
+
+
+def insert_block_fn(root: Node, fn: BlockFn) -> Node:
+    """`root` with `fn` applied to the features of its lowest blocks."""
+    chain = root.chain()
+    index = _lowest_reader(chain)
     below = chain[index]
     if isinstance(below, ArraySource):
         node: Node = _TransformedSource(below, fn)
@@ -82,10 +89,7 @@ def transform_blocks(
     `train(steps=...)` over a large array does not transform all of it.
     """
     chain = dataset._node.chain()
-    index = len(chain) - 1
-    while index > 0 and isinstance(chain[index], _PASS_THROUGH):
-        index -= 1
-    below, keys = chain[index], set(keys)
+    below, keys = chain[_lowest_reader(chain)], set(keys)
     if isinstance(below, ArraySource) and steps is not None:
         batch = next((n for n in chain if isinstance(n, BatchNode)), None)
         if batch is None or steps * batch.batch_size < below.total_rows:
