@@ -76,8 +76,9 @@ def test_per_block_and_per_batch_transforms_train_the_same_model(
     )
 
 
-def test_in_memory_data_is_transformed_once_and_trains_the_same_model(tmp_path):
-    rng = np.random.default_rng(0)
+def _in_memory(seed):
+    """40 shuffled in-memory rows (x, color -> y) and their columns."""
+    rng = np.random.default_rng(seed)
     features = {
         "x": rng.normal(size=40).astype(np.float32),
         "color": np.array(COLORS)[rng.integers(0, 3, 40)],
@@ -88,6 +89,11 @@ def test_in_memory_data_is_transformed_once_and_trains_the_same_model(tmp_path):
         fc.categorical_column_with_vocabulary_list("color", COLORS),
     ]
     data = Dataset.from_tensor_slices((features, y)).shuffle(40, seed=2)
+    return data, columns
+
+
+def test_in_memory_data_is_transformed_once_and_trains_the_same_model(tmp_path):
+    data, columns = _in_memory(seed=0)
     blocks = _train(tmp_path / "a", columns, lambda: data.repeat().batch(8))
     batches = _train(
         tmp_path / "b", columns, lambda: data.map(lambda f, y: (f, y)).repeat().batch(8)
@@ -107,17 +113,7 @@ def test_a_position_saved_per_block_resumes_per_batch_and_back(tmp_path, caplog)
     # train(steps=7) reads all 40 rows (per block), train(steps=2) does not
     # (per batch): the second call resumes the first's position, as a model
     # trained per batch throughout does.
-    rng = np.random.default_rng(1)
-    features = {
-        "x": rng.normal(size=40).astype(np.float32),
-        "color": np.array(COLORS)[rng.integers(0, 3, 40)],
-    }
-    y = (features["x"] > 0).astype(np.int32)
-    columns = [
-        fc.numeric_column("x"),
-        fc.categorical_column_with_vocabulary_list("color", COLORS),
-    ]
-    data = Dataset.from_tensor_slices((features, y)).shuffle(40, seed=2)
+    data, columns = _in_memory(seed=1)
 
     def model(name):
         return est.LinearClassifier(
